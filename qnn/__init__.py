@@ -1,0 +1,8 @@
+"""qnn: theory and simulation of gradient flow for extensive-width quadratic neural networks.
+
+Companion package of the qnn-book (arXiv:2601.10483). Conventions: :mod:`qnn.conventions` (= THEORY.md section 1).
+"""
+from .conventions import Setting
+
+__all__ = ["Setting"]
+__version__ = "0.1.0"

@@ -1,0 +1,153 @@
+"""The project's conventions, stated once.
+
+Everything in :mod:`qnn` follows ``THEORY.md`` (the project's reference derivation, section 1), which uses
+the conventions of Martin, Biroli & Bach, *High-Dimensional Analysis of Gradient Flow for Extensive-Width
+Quadratic Neural Networks* (arXiv:2601.10483).
+
+Model
+-----
+* Input dimension ``d``; ``n = floor(alpha d^2)`` samples; student width ``m = round(kappa d)``;
+  teacher width ``m* = round(kappa_star d)`` (each at least 1).
+* Features ``Z(x) = (x x^T - I_d) / sqrt(d)`` with ``x ~ N(0, I_d)`` (the network itself, ``"gaussian"``), or a
+  GOE matrix ``Z = (H + H^T) / sqrt(2 d)`` with the same entry variances ``E Z_ij^2 = 1/d`` (i != j),
+  ``2/d`` (i = j) (``"goe"``, the paper's simulation model).
+* Teacher ``S* = W* W*^T / m*``, ``W*_ij ~ N(0, 1)``; its spectral law has mean 1 and second moment
+  ``1 + 1/kappa*`` (atom ``1 - kappa*`` at 0 when ``kappa* < 1``).
+* Student ``S = W W^T``, ``W in R^{d x m}``, ``W_ij(0) ~ N(0, gamma/m)`` so ``tr S(0)/d ~ gamma``;
+  ``f_W(x) = tr(S Z(x))``.
+* Labels ``y_mu = tr(S* Z_mu) + sqrt(Delta) xi_mu``, ``xi_mu ~ N(0, 1)``; ``Delta`` is ``noise``.
+* Loss ``L(W) = (1/(4n)) sum_mu (y_mu - tr(S Z_mu))^2 + (lambda/d) |W|_F^2``; ``lambda`` is ``lam``.
+* Gradient flow in the paper's time units: ``dW/dt = -d grad_W L = -G W`` with
+  ``G = (d/n) sum_mu (tr(S Z_mu) - y_mu) Z_mu + 2 lambda I``; equivalently ``dS/dt = -(G S + S G)``.
+  Population limit (alpha -> inf): ``G = 2 (S - S*) + 2 lambda I``.
+
+Metrics
+-------
+* ``MSE = |S - S*|_F^2 / d`` (the network's test error ``E (f - f*)^2`` equals ``2 MSE``).
+* ``Loss_train = (1/(4n)) sum_mu (y_mu - tr(S Z_mu))^2`` (no regulariser).
+* ``ISE = (1/(4n)) sum_mu tr((S - S*) Z_mu)^2`` (in-sample error against the clean labels).
+
+This module holds only :class:`Setting` and the validation helpers every other module uses.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Literal
+
+__all__ = ["Setting", "Features", "FEATURES", "check_positive", "check_nonnegative", "check_features",
+           "check_dimension", "check_int"]
+
+Features = Literal["gaussian", "goe"]
+FEATURES: tuple[str, ...] = ("gaussian", "goe")
+
+
+def _check_finite(name: str, value: float) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a real number, got {value!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return value
+
+
+def check_positive(name: str, value: float) -> float:
+    """Return ``float(value)``; raise ``ValueError`` unless it is finite and > 0."""
+    value = _check_finite(name, value)
+    if value <= 0:
+        raise ValueError(f"{name} must be > 0 (allowed range (0, inf)), got {value!r}")
+    return value
+
+
+def check_nonnegative(name: str, value: float) -> float:
+    """Return ``float(value)``; raise ``ValueError`` unless it is finite and >= 0."""
+    value = _check_finite(name, value)
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0 (allowed range [0, inf)), got {value!r}")
+    return value
+
+
+def check_int(name: str, value: int, minimum: int = 1) -> int:
+    """Return ``int(value)``; raise ``ValueError`` unless it is an integer >= ``minimum``."""
+    integral = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not integral:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    value = int(value)
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def check_dimension(d: int) -> int:
+    """Validate the input dimension ``d`` (an integer >= 2)."""
+    return check_int("d", d, minimum=2)
+
+
+def check_features(features: str) -> str:
+    """Validate the feature model name (``"gaussian"`` or ``"goe"``)."""
+    if features not in FEATURES:
+        raise ValueError(f"features must be one of {FEATURES}, got {features!r}")
+    return features
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One point of the model's phase diagram (THEORY.md section 1).
+
+    Parameters
+    ----------
+    alpha : float
+        Sample ratio ``n / d^2``, in ``(0, inf)``.
+    kappa : float
+        Student width ratio ``m / d``, in ``(0, inf)``.
+    kappa_star : float
+        Teacher width ratio ``m* / d``, in ``(0, inf)``.
+    noise : float, default 0
+        Label-noise variance ``Delta``, in ``[0, inf)``.
+    lam : float, default 0
+        l2-regularisation strength ``lambda``, in ``[0, inf)``.
+    gamma : float, default 1
+        Initialisation variance: ``W_ij(0) ~ N(0, gamma/m)``, in ``[0, inf)`` (``gamma = 0`` starts at the
+        saddle ``W = 0``, which gradient flow never leaves; it is allowed for theory only).
+
+    Raises
+    ------
+    ValueError
+        If a parameter is NaN, infinite, or outside its allowed range (the message names it).
+    """
+
+    alpha: float
+    kappa: float
+    kappa_star: float
+    noise: float = 0.0
+    lam: float = 0.0
+    gamma: float = 1.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "alpha", check_positive("alpha", self.alpha))
+        object.__setattr__(self, "kappa", check_positive("kappa", self.kappa))
+        object.__setattr__(self, "kappa_star", check_positive("kappa_star", self.kappa_star))
+        object.__setattr__(self, "noise", check_nonnegative("noise", self.noise))
+        object.__setattr__(self, "lam", check_nonnegative("lam", self.lam))
+        object.__setattr__(self, "gamma", check_nonnegative("gamma", self.gamma))
+
+    def replace(self, **changes: float) -> "Setting":
+        """A copy with some parameters changed (validated again)."""
+        return replace(self, **changes)
+
+    def dims(self, d: int) -> tuple[int, int, int]:
+        """Finite-size dimensions ``(n, m, m_star)`` at input dimension ``d``.
+
+        ``n = floor(alpha d^2)``, ``m = round(kappa d)``, ``m* = round(kappa_star d)``, each at least 1.
+        """
+        d = check_dimension(d)
+        n = max(1, int(math.floor(self.alpha * d * d)))
+        m = max(1, int(round(self.kappa * d)))
+        m_star = max(1, int(round(self.kappa_star * d)))
+        return n, m, m_star
+
+    @property
+    def teacher_second_moment(self) -> float:
+        """``lim tr(S*^2)/d = 1 + 1/kappa*``: the MSE of the zero estimator ``S = 0``."""
+        return 1.0 + 1.0 / self.kappa_star
