@@ -42,19 +42,19 @@ Features = Literal["gaussian", "goe"]
 FEATURES: tuple[str, ...] = ("gaussian", "goe")
 
 
-def _check_finite(name: str, value: float) -> float:
+def _check_finite(name: str, value: float, allowed: str) -> float:
     try:
         value = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a real number, got {value!r}") from None
+        raise ValueError(f"{name} must be a real number in {allowed}, got {value!r}") from None
     if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
+        raise ValueError(f"{name} must be finite, in {allowed}, got {value!r}")
     return value
 
 
 def check_positive(name: str, value: float) -> float:
     """Return ``float(value)``; raise ``ValueError`` unless it is finite and > 0."""
-    value = _check_finite(name, value)
+    value = _check_finite(name, value, "(0, inf)")
     if value <= 0:
         raise ValueError(f"{name} must be > 0 (allowed range (0, inf)), got {value!r}")
     return value
@@ -62,7 +62,7 @@ def check_positive(name: str, value: float) -> float:
 
 def check_nonnegative(name: str, value: float) -> float:
     """Return ``float(value)``; raise ``ValueError`` unless it is finite and >= 0."""
-    value = _check_finite(name, value)
+    value = _check_finite(name, value, "[0, inf)")
     if value < 0:
         raise ValueError(f"{name} must be >= 0 (allowed range [0, inf)), got {value!r}")
     return value
