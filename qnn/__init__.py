@@ -6,3 +6,5 @@ from .conventions import Setting
 
 __all__ = ["Setting"]
 __version__ = "0.1.0"
+from .simulation import ConvergenceResult, SimulationResult, simulate, train_to_convergence
+__all__ += ["simulate", "train_to_convergence", "SimulationResult", "ConvergenceResult"]
