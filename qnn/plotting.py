@@ -1,0 +1,424 @@
+"""The one shared figure style of the qnn-book (pages and apps).
+
+Conventions (those of the paper's figures):
+
+* theory = lines, simulation = markers with error bars of **±2 standard deviations over repetitions**
+  (population std, ``ddof=0``); every figure with simulation markers says so in a note on the figure;
+* one colour per value of the varied parameter, in a fixed order (:data:`PALETTE`, matplotlib's ``tab10`` so
+  blue/orange/green match the paper's threshold curves);
+* axis labels with the book's symbols (:data:`SYMBOLS`: α, κ, κ*, λ, Δ, γ, MSE, Loss_train, ISE, t).
+
+Helpers
+-------
+:func:`label`                   axis label of a quantity (``label("kappa_star") == "κ*"``).
+:func:`color`                   colour of the i-th value of a varied parameter.
+:func:`new_figure`              an empty styled figure (optionally a grid of panels; log axes, ranges).
+:func:`add_theory`              add a theory curve (line); :func:`theory_trace` builds the trace only.
+:func:`add_simulation`          add simulation markers: mean ± 2 std (ddof=0) over repetitions, from raw samples;
+                                :func:`simulation_trace` builds the trace only (for :func:`slider_figure`).
+:func:`slider_figure`           a figure with a built-in plotly slider (or buttons) over precomputed trace groups;
+                                stays interactive in the static HTML book, no kernel needed.
+:func:`caption`                 the caption text, naming the paper figure it reproduces.
+:func:`figure_csv`              the figure's own numbers as CSV text (one row per plotted point).
+:func:`csv_download_link`       an offline ``<a download href="data:text/csv;base64,...">`` link to that CSV.
+:func:`show`                    display a figure + caption + CSV link in a notebook / book page.
+
+Importing this module sets ``plotly.io.renderers.default = "notebook"``: under myst-nb (the book) and Voila
+the default plotly 7 renderer emits a mime type they cannot display; the ``notebook`` renderer inlines
+plotly.js once per page and works offline.
+"""
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.subplots import make_subplots
+
+__all__ = ["PALETTE", "SYMBOLS", "ERROR_BAR_NOTE", "label", "color", "new_figure", "theory_trace", "add_theory",
+           "simulation_trace", "add_simulation",
+           "slider_figure", "caption", "figure_csv", "csv_download_link", "show"]
+
+pio.renderers.default = "notebook"
+
+#: matplotlib tab10: C0 blue, C1 orange, C2 green, ... (the paper's default colour cycle).
+PALETTE: tuple[str, ...] = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                            "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+
+#: Axis/legend symbols of the book's quantities (keys are the names used in :mod:`qnn`).
+SYMBOLS: dict[str, str] = {
+    "alpha": "α", "kappa": "κ", "kappa_star": "κ*", "lam": "λ", "noise": "Δ", "gamma": "γ", "t": "t",
+    "d": "d", "xi": "ξ", "q": "q", "mse": "MSE", "loss_train": "Loss_train", "ise": "ISE",
+    "kappa_min": "κ_min", "alpha_bo": "α_BO", "alpha_pr": "α_PR", "alpha_pr_plus": "α_PR⁺",
+    "alpha_inter": "α_inter", "eigenvalue": "eigenvalue", "density": "density",
+}
+
+#: The note put on every figure that shows simulation markers.
+ERROR_BAR_NOTE = "markers: mean over {reps} runs, bars ±2 std (population std, ddof=0)"
+
+
+def label(name: str) -> str:
+    """Axis label of a quantity: its symbol from :data:`SYMBOLS`, else ``name`` unchanged."""
+    return SYMBOLS.get(name, name)
+
+
+def color(index: int) -> str:
+    """Colour of the ``index``-th value of a varied parameter (cycles through :data:`PALETTE`)."""
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
+        raise ValueError(f"index must be an integer >= 0, got {index!r}")
+    return PALETTE[int(index) % len(PALETTE)]
+
+
+def _axis_name(kind: str, index: int) -> str:
+    return f"{kind}axis" if index <= 1 else f"{kind}axis{index}"
+
+
+def new_figure(x: str | None = None, y: str | None = None, *, log_x: bool = False, log_y: bool = False,
+               x_range: Sequence[float] | None = None, y_range: Sequence[float] | None = None,
+               title: str | None = None, rows: int = 1, cols: int = 1,
+               subplot_titles: Sequence[str] | None = None, height: int | None = None,
+               width: int | None = None) -> go.Figure:
+    """An empty figure in the book's style.
+
+    Parameters
+    ----------
+    x, y : str, optional
+        Quantity names (``"alpha"``, ``"mse"``, ...) or free text; translated by :func:`label`. With several
+        panels they label every panel.
+    log_x, log_y : bool
+        Logarithmic axes (all panels).
+    x_range, y_range : (float, float), optional
+        Axis ranges in data units (also for log axes; converted to plotly's log10 convention here).
+    title : str, optional
+        Figure title.
+    rows, cols : int
+        Grid of panels (``plotly.subplots.make_subplots``); address a panel with ``row=, col=`` in the add_*
+        helpers.
+    subplot_titles : sequence of str, optional
+        Panel titles.
+    height, width : int, optional
+        Pixel size (default: plotly's automatic width, 420 px per row of panels).
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+    """
+    if rows < 1 or cols < 1:
+        raise ValueError(f"rows and cols must be integers >= 1, got rows={rows!r}, cols={cols!r}")
+    if rows * cols > 1:
+        fig = make_subplots(rows=rows, cols=cols, subplot_titles=subplot_titles, horizontal_spacing=0.1,
+                            vertical_spacing=0.12)
+    else:
+        fig = go.Figure()
+    fig.update_layout(template="plotly_white", title=title, height=height or 420 * rows, width=width,
+                      margin=dict(l=60, r=20, t=60 if title else 30, b=60),
+                      legend=dict(bgcolor="rgba(255,255,255,0.7)"), font=dict(size=13))
+    for index in range(1, rows * cols + 1):
+        x_axis: dict[str, Any] = dict(showline=True, linecolor="black", mirror=True, ticks="outside",
+                                      showgrid=True, zeroline=False)
+        y_axis = dict(x_axis)
+        if x is not None:
+            x_axis["title"] = label(x)
+        if y is not None:
+            y_axis["title"] = label(y)
+        if log_x:
+            x_axis["type"] = "log"
+        if log_y:
+            y_axis["type"] = "log"
+        if x_range is not None:
+            x_axis["range"] = _plotly_range(x_range, log_x, "x_range")
+        if y_range is not None:
+            y_axis["range"] = _plotly_range(y_range, log_y, "y_range")
+        fig.layout[_axis_name("x", index)].update(x_axis)
+        fig.layout[_axis_name("y", index)].update(y_axis)
+    return fig
+
+
+def _plotly_range(bounds: Sequence[float], log: bool, name: str) -> list[float]:
+    if len(bounds) != 2 or not all(math.isfinite(float(b)) for b in bounds) or float(bounds[0]) >= float(bounds[1]):
+        raise ValueError(f"{name} must be two finite increasing numbers (low, high), got {bounds!r}")
+    low, high = float(bounds[0]), float(bounds[1])
+    if log:
+        if low <= 0:
+            raise ValueError(f"{name} on a log axis must be > 0, got {bounds!r}")
+        return [math.log10(low), math.log10(high)]
+    return [low, high]
+
+
+def _finite_array(name: str, values: Any, ndim: int | tuple[int, ...]) -> np.ndarray:
+    array = np.asarray(values, dtype=float)
+    allowed = (ndim,) if isinstance(ndim, int) else ndim
+    if array.ndim not in allowed:
+        raise ValueError(f"{name} must be an array with {' or '.join(map(str, allowed))} dimensions, "
+                         f"got shape {array.shape}")
+    return array
+
+
+def theory_trace(x: Sequence[float], y: Sequence[float], name: str, *, color_index: int = 0,
+                 dash: str | None = None, show_legend: bool = True, group: str | None = None,
+                 line_color: str | None = None) -> go.Scatter:
+    """A theory curve (a line) in the book's style; see :func:`add_theory` for the parameters."""
+    x_values, y_values = _finite_array("x", x, 1), _finite_array("y", y, 1)
+    if x_values.shape != y_values.shape:
+        raise ValueError(f"x and y must have the same length, got {x_values.size} and {y_values.size}")
+    return go.Scatter(x=x_values, y=y_values, mode="lines", name=name, showlegend=show_legend,
+                      legendgroup=group or name, meta={"kind": "theory"},
+                      line=dict(color=line_color or color(color_index), dash=dash or "solid", width=2.2))
+
+
+def add_theory(fig: go.Figure, x: Sequence[float], y: Sequence[float], name: str, *, color_index: int = 0,
+               dash: str | None = None, row: int | None = None, col: int | None = None,
+               show_legend: bool = True, group: str | None = None, line_color: str | None = None) -> go.Figure:
+    """Add a theory curve (a line) to ``fig``.
+
+    Parameters
+    ----------
+    x, y : sequence of float
+        Points of the curve, same length. Non-finite ``y`` values are drawn as gaps (e.g. where a branch does
+        not exist).
+    name : str
+        Legend entry.
+    color_index : int
+        Index of the varied parameter's value (see :func:`color`); ``line_color`` overrides it.
+    dash : {"solid", "dash", "dot", "dashdot"}, optional
+    row, col : int, optional
+        Panel (figures made with ``rows``/``cols``).
+    group : str, optional
+        Legend group shared with the matching simulation markers (one click hides both).
+    """
+    fig.add_trace(theory_trace(x, y, name, color_index=color_index, dash=dash, show_legend=show_legend,
+                               group=group, line_color=line_color), row=row, col=col)
+    return fig
+
+
+def simulation_trace(x: Sequence[float], samples: Sequence[Sequence[float]], name: str, *,
+                     color_index: int = 0, symbol: str = "circle", show_legend: bool = True,
+                     group: str | None = None, marker_color: str | None = None) -> go.Scatter:
+    """Simulation markers (mean ± 2 std, ddof=0, over repetitions); see :func:`add_simulation`."""
+    x_values = _finite_array("x", x, 1)
+    values = _finite_array("samples", samples, 2)
+    if values.shape[0] != x_values.size:
+        raise ValueError(f"samples must have one row per x value: got {values.shape[0]} rows for {x_values.size} x")
+    if values.shape[1] < 1:
+        raise ValueError("samples must have at least one repetition per x value")
+    if not np.all(np.isfinite(values)):
+        raise ValueError("samples must be finite (a failed or diverged run must be reported, not plotted)")
+    mean = values.mean(axis=1)
+    spread = 2.0 * values.std(axis=1, ddof=0)
+    reps = values.shape[1]
+    return go.Scatter(x=x_values, y=mean, mode="markers", name=f"{name} (sim.)", showlegend=show_legend,
+                      legendgroup=group or name, meta={"kind": "simulation", "reps": reps},
+                      marker=dict(color=marker_color or color(color_index), symbol=symbol, size=8,
+                                  line=dict(width=0.5, color="black")),
+                      error_y=dict(type="data", array=spread, visible=True, thickness=1.2, width=3))
+
+
+def add_simulation(fig: go.Figure, x: Sequence[float], samples: Sequence[Sequence[float]], name: str, *,
+                   color_index: int = 0, symbol: str = "circle", row: int | None = None, col: int | None = None,
+                   show_legend: bool = True, group: str | None = None, marker_color: str | None = None,
+                   note: bool = True) -> go.Figure:
+    """Add simulation markers: mean over repetitions with ±2 std (population std, ``ddof=0``) error bars.
+
+    Parameters
+    ----------
+    x : sequence of float, length ``k``
+        Abscissae.
+    samples : array of shape ``(k, reps)``
+        One row of repetition values per abscissa (NaN entries are not allowed: a failed run must be reported,
+        not averaged away).
+    name : str
+        Legend entry (`` (sim.)`` is appended).
+    note : bool
+        Add the error-bar note (:data:`ERROR_BAR_NOTE`) to the figure (once per figure).
+
+    Notes
+    -----
+    The paper draws the mean of the final-time values with bars of ±2 population standard deviations of the
+    repetitions (not of the mean); we do the same and state it on the figure.
+    """
+    trace = simulation_trace(x, samples, name, color_index=color_index, symbol=symbol, show_legend=show_legend,
+                             group=group, marker_color=marker_color)
+    fig.add_trace(trace, row=row, col=col)
+    if note:
+        _add_error_bar_note(fig, trace.meta["reps"])
+    return fig
+
+
+def _add_error_bar_note(fig: go.Figure, reps: int | str) -> None:
+    if any(getattr(a, "name", None) == "error-bar-note" for a in fig.layout.annotations):
+        return
+    fig.add_annotation(name="error-bar-note", text=ERROR_BAR_NOTE.format(reps=reps), showarrow=False,
+                       xref="paper", yref="paper", x=1.0, y=-0.16, xanchor="right", yanchor="top",
+                       font=dict(size=11, color="#555"))
+    fig.update_layout(margin=dict(b=80))
+
+
+def slider_figure(groups: Mapping[str, Sequence[go.Scatter]] | Sequence[tuple[str, Sequence[go.Scatter]]], *,
+                  parameter: str, base: go.Figure | None = None, static: Sequence[go.Scatter] = (),
+                  active: int = 0, control: str = "slider") -> go.Figure:
+    """A figure with a built-in slider (or buttons) switching between precomputed groups of traces.
+
+    Works in the static HTML book: the slider only toggles trace visibility (plotly's ``restyle``), no kernel.
+
+    Parameters
+    ----------
+    groups : mapping ``step label -> traces`` (or a sequence of ``(label, traces)`` pairs)
+        The traces shown at each slider position, e.g. ``{"0.1": [curve, markers], "0.2": [...]}``. Traces are
+        added in order; their own ``visible`` flags are overwritten.
+    parameter : str
+        Name of the slider parameter (translated by :func:`label`), shown as the slider prefix.
+    base : plotly Figure, optional
+        A styled figure from :func:`new_figure` to add the traces to (default: a fresh one).
+    static : sequence of traces
+        Traces shown at every position (e.g. a reference curve).
+    active : int
+        Index of the initially selected group.
+    control : {"slider", "buttons"}
+        A slider (ordered parameters) or a row of buttons (categorical choices).
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+    """
+    items = list(groups.items()) if isinstance(groups, Mapping) else [(str(k), list(v)) for k, v in groups]
+    if not items:
+        raise ValueError("groups must contain at least one (label, traces) entry")
+    if control not in ("slider", "buttons"):
+        raise ValueError(f"control must be 'slider' or 'buttons', got {control!r}")
+    if isinstance(active, bool) or not isinstance(active, int) or not 0 <= active < len(items):
+        raise ValueError(f"active must be an integer in [0, {len(items) - 1}], got {active!r}")
+    fig = base if base is not None else new_figure()
+    for trace in static:
+        fig.add_trace(trace)
+    n_static = len(fig.data)
+    owner: list[int] = []
+    for index, (_, traces) in enumerate(items):
+        for trace in traces:
+            trace.visible = index == active
+            fig.add_trace(trace)
+            owner.append(index)
+    reps = [t.meta["reps"] for t in fig.data if isinstance(t.meta, dict) and t.meta.get("kind") == "simulation"]
+    if reps:
+        _add_error_bar_note(fig, min(reps) if min(reps) == max(reps) else f"{min(reps)}-{max(reps)}")
+    steps = []
+    for index, (step_label, _) in enumerate(items):
+        visible = [True] * n_static + [o == index for o in owner]
+        steps.append(dict(method="restyle", args=[{"visible": visible}], label=str(step_label)))
+    if control == "slider":
+        fig.update_layout(sliders=[dict(active=active, steps=steps, pad=dict(t=50),
+                                        currentvalue=dict(prefix=f"{label(parameter)} = "))])
+        fig.update_layout(height=(fig.layout.height or 420) + 80)
+    else:
+        fig.update_layout(updatemenus=[dict(type="buttons", direction="right", active=active, buttons=steps,
+                                            x=0.0, xanchor="left", y=1.15, yanchor="bottom")])
+    return fig
+
+
+def caption(paper_figure: int | str | None, text: str, *, deviations: str | None = None) -> str:
+    """Caption text naming the paper figure it reproduces.
+
+    Parameters
+    ----------
+    paper_figure : int or str or None
+        Number of the paper's figure (``6`` -> "Reproduces paper Figure 6."), a free phrase such as
+        ``"the theory curves of Figure 21"``, or ``None`` for a figure with no counterpart in the paper.
+    text : str
+        What the figure shows.
+    deviations : str, optional
+        How it differs from the paper's figure (smaller ``d``, fewer repetitions, ...).
+    """
+    if paper_figure is None:
+        head = "Not in the paper."
+    elif isinstance(paper_figure, (int, np.integer)):
+        head = f"Reproduces paper Figure {int(paper_figure)}."
+    else:
+        head = f"Reproduces {paper_figure}."
+    parts = [head, text.strip()]
+    if deviations:
+        parts.append(f"Differences from the paper: {deviations.strip()}")
+    return " ".join(parts)
+
+
+def _trace_panel(trace: Any) -> str:
+    return f"{trace.xaxis or 'x'}/{trace.yaxis or 'y'}"
+
+
+def figure_csv(fig: go.Figure) -> str:
+    """The numbers drawn in ``fig`` as CSV text, one row per plotted point.
+
+    Columns: ``trace`` (legend name), ``kind`` (theory / simulation / other), ``panel`` (plotly axes),
+    ``step`` (slider/button label, empty for always-visible traces), ``x``, ``y``, ``y_err`` (the half-width of
+    the drawn error bar, i.e. 2 std; empty without bars).
+    """
+    step_of: dict[int, str] = {}
+    for control in list(fig.layout.sliders or []) + list(fig.layout.updatemenus or []):
+        entries = [e for e in (getattr(control, "steps", None) or getattr(control, "buttons", None) or [])
+                   if e.args and isinstance(e.args[0], dict) and "visible" in e.args[0]]
+        for index in range(len(fig.data)):
+            shown_at = [str(e.label) for e in entries if e.args[0]["visible"][index]]
+            if entries and len(shown_at) < len(entries):
+                step_of[index] = ";".join(shown_at)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["trace", "kind", "panel", "step", "x", "y", "y_err"])
+    for index, trace in enumerate(fig.data):
+        if trace.x is None or trace.y is None:
+            continue
+        kind = (trace.meta or {}).get("kind", "other") if isinstance(trace.meta, dict) else "other"
+        errors = None
+        if trace.error_y is not None and trace.error_y.array is not None:
+            errors = list(trace.error_y.array)
+        for point, (x_value, y_value) in enumerate(zip(trace.x, trace.y)):
+            err = "" if errors is None else repr(float(errors[point]))
+            writer.writerow([trace.name or f"trace {index}", kind, _trace_panel(trace), step_of.get(index, ""),
+                             _number(x_value), _number(y_value), err])
+    return buffer.getvalue()
+
+
+def _number(value: Any) -> str:
+    if value is None:
+        return ""
+    try:
+        return repr(float(value))
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def csv_download_link(fig: go.Figure, filename: str, text: str | None = None) -> str:
+    """HTML link that downloads :func:`figure_csv` of ``fig`` as ``filename`` (works offline: a data: URL)."""
+    if not filename or "/" in filename or not filename.endswith(".csv"):
+        raise ValueError(f"filename must be a plain file name ending in .csv, got {filename!r}")
+    payload = base64.b64encode(figure_csv(fig).encode("utf-8")).decode("ascii")
+    anchor_text = html.escape(text or f"Download the numbers of this figure ({filename})")
+    return (f'<a class="qnn-csv-download" download="{html.escape(filename)}" '
+            f'href="data:text/csv;base64,{payload}">{anchor_text}</a>')
+
+
+def show(fig: go.Figure, *, caption_text: str | None = None, csv_name: str | None = None) -> None:
+    """Display ``fig`` in a notebook/book page, followed by its caption and a CSV download link.
+
+    Parameters
+    ----------
+    fig : plotly Figure
+    caption_text : str, optional
+        Usually :func:`caption` (...).
+    csv_name : str, optional
+        File name of the CSV download (``"figure6.csv"``); omitted -> no link.
+    """
+    from IPython.display import HTML, display
+
+    fig.show()
+    pieces = []
+    if caption_text:
+        pieces.append(f'<p class="qnn-caption"><em>{html.escape(caption_text)}</em></p>')
+    if csv_name:
+        pieces.append(f"<p>{csv_download_link(fig, csv_name)}</p>")
+    if pieces:
+        display(HTML("\n".join(pieces)))
