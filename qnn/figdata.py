@@ -331,10 +331,23 @@ def _git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
+def _dumps(payload: Mapping[str, Any]) -> str:
+    """JSON text with one line per top-level key, and one line per entry of the ``tasks``/``results`` lists."""
+    lines = []
+    for key, value in payload.items():
+        if key in ("tasks", "results") and isinstance(value, list):
+            body = ",\n  ".join(json.dumps(entry, allow_nan=False, separators=(",", ":")) for entry in value)
+            text = f"[\n  {body}\n ]" if value else "[]"
+        else:
+            text = json.dumps(value, allow_nan=False)
+        lines.append(f" {json.dumps(key)}: {text}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
 def _atomic_write_json(path: Path, payload: Mapping[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(payload, indent=1, allow_nan=False) + "\n")
+    tmp.write_text(_dumps(payload))
     os.replace(tmp, path)
 
 

@@ -42,7 +42,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.subplots import make_subplots
 
-__all__ = ["PALETTE", "SYMBOLS", "ERROR_BAR_NOTE", "label", "color", "new_figure", "theory_trace", "add_theory",
+__all__ = ["PALETTE", "SYMBOLS", "ERROR_BAR_NOTE", "MEAN_ONLY_NOTE", "label", "color", "new_figure", "theory_trace", "add_theory",
            "simulation_trace", "add_simulation",
            "slider_figure", "caption", "figure_csv", "csv_download_link", "show"]
 
@@ -62,6 +62,8 @@ SYMBOLS: dict[str, str] = {
 
 #: The note put on every figure that shows simulation markers.
 ERROR_BAR_NOTE = "markers: mean over {reps} runs, bars ±2 std (population std, ddof=0)"
+#: The note of figures whose markers have no error bars (time courses, as in the paper).
+MEAN_ONLY_NOTE = "markers: mean over {reps} runs (no error bars)"
 
 
 def label(name: str) -> str:
@@ -80,7 +82,7 @@ def _axis_name(kind: str, index: int) -> str:
     return f"{kind}axis" if index <= 1 else f"{kind}axis{index}"
 
 
-def new_figure(x: str | None = None, y: str | None = None, *, log_x: bool = False, log_y: bool = False,
+def new_figure(x: str | Sequence[str] | None = None, y: str | Sequence[str] | None = None, *, log_x: bool = False, log_y: bool = False,
                x_range: Sequence[float] | None = None, y_range: Sequence[float] | None = None,
                title: str | None = None, rows: int = 1, cols: int = 1,
                subplot_titles: Sequence[str] | None = None, height: int | None = None,
@@ -89,9 +91,9 @@ def new_figure(x: str | None = None, y: str | None = None, *, log_x: bool = Fals
 
     Parameters
     ----------
-    x, y : str, optional
+    x, y : str or sequence of str, optional
         Quantity names (``"alpha"``, ``"mse"``, ...) or free text; translated by :func:`label`. With several
-        panels they label every panel.
+        panels a single name labels every panel; a sequence gives one label per panel (row-major order).
     log_x, log_y : bool
         Logarithmic axes (all panels).
     x_range, y_range : (float, float), optional
@@ -113,25 +115,26 @@ def new_figure(x: str | None = None, y: str | None = None, *, log_x: bool = Fals
     if rows < 1 or cols < 1:
         raise ValueError(f"rows and cols must be integers >= 1, got rows={rows!r}, cols={cols!r}")
     if rows * cols > 1:
-        fig = make_subplots(rows=rows, cols=cols, subplot_titles=subplot_titles, horizontal_spacing=0.1,
+        fig = make_subplots(rows=rows, cols=cols, subplot_titles=subplot_titles, horizontal_spacing=0.16,
                             vertical_spacing=0.12)
     else:
         fig = go.Figure()
     fig.update_layout(template="plotly_white", title=title, height=height or 420 * rows, width=width,
                       margin=dict(l=60, r=20, t=60 if title else 30, b=60),
                       legend=dict(bgcolor="rgba(255,255,255,0.7)"), font=dict(size=13))
+    x_labels, y_labels = _per_panel("x", x, rows * cols), _per_panel("y", y, rows * cols)
     for index in range(1, rows * cols + 1):
         x_axis: dict[str, Any] = dict(showline=True, linecolor="black", mirror=True, ticks="outside",
                                       showgrid=True, zeroline=False)
         y_axis = dict(x_axis)
-        if x is not None:
-            x_axis["title"] = label(x)
-        if y is not None:
-            y_axis["title"] = label(y)
+        if x_labels[index - 1] is not None:
+            x_axis["title"] = label(x_labels[index - 1])
+        if y_labels[index - 1] is not None:
+            y_axis["title"] = label(y_labels[index - 1])
         if log_x:
-            x_axis["type"] = "log"
+            x_axis.update(type="log", exponentformat="power")
         if log_y:
-            y_axis["type"] = "log"
+            y_axis.update(type="log", exponentformat="power")
         if x_range is not None:
             x_axis["range"] = _plotly_range(x_range, log_x, "x_range")
         if y_range is not None:
@@ -139,6 +142,15 @@ def new_figure(x: str | None = None, y: str | None = None, *, log_x: bool = Fals
         fig.layout[_axis_name("x", index)].update(x_axis)
         fig.layout[_axis_name("y", index)].update(y_axis)
     return fig
+
+
+def _per_panel(name: str, labels: str | Sequence[str] | None, n_panels: int) -> list[str | None]:
+    if labels is None or isinstance(labels, str):
+        return [labels] * n_panels
+    labels = list(labels)
+    if len(labels) != n_panels:
+        raise ValueError(f"{name} must be one label or one per panel ({n_panels}), got {len(labels)}")
+    return labels
 
 
 def _plotly_range(bounds: Sequence[float], log: bool, name: str) -> list[float]:
@@ -200,7 +212,8 @@ def add_theory(fig: go.Figure, x: Sequence[float], y: Sequence[float], name: str
 
 def simulation_trace(x: Sequence[float], samples: Sequence[Sequence[float]], name: str, *,
                      color_index: int = 0, symbol: str = "circle", show_legend: bool = True,
-                     group: str | None = None, marker_color: str | None = None) -> go.Scatter:
+                     group: str | None = None, marker_color: str | None = None,
+                     error_bars: bool = True) -> go.Scatter:
     """Simulation markers (mean ± 2 std, ddof=0, over repetitions); see :func:`add_simulation`."""
     x_values = _finite_array("x", x, 1)
     values = _finite_array("samples", samples, 2)
@@ -213,17 +226,18 @@ def simulation_trace(x: Sequence[float], samples: Sequence[Sequence[float]], nam
     mean = values.mean(axis=1)
     spread = 2.0 * values.std(axis=1, ddof=0)
     reps = values.shape[1]
+    marker = dict(color=marker_color or color(color_index), symbol=symbol, size=8 if error_bars else 6,
+                  line=dict(width=0.5, color="black"))
+    error_y = dict(type="data", array=spread, visible=True, thickness=1.2, width=3) if error_bars else None
     return go.Scatter(x=x_values, y=mean, mode="markers", name=f"{name} (sim.)", showlegend=show_legend,
-                      legendgroup=group or name, meta={"kind": "simulation", "reps": reps},
-                      marker=dict(color=marker_color or color(color_index), symbol=symbol, size=8,
-                                  line=dict(width=0.5, color="black")),
-                      error_y=dict(type="data", array=spread, visible=True, thickness=1.2, width=3))
+                      legendgroup=group or name, meta={"kind": "simulation", "reps": reps, "error_bars": error_bars},
+                      marker=marker, error_y=error_y)
 
 
 def add_simulation(fig: go.Figure, x: Sequence[float], samples: Sequence[Sequence[float]], name: str, *,
                    color_index: int = 0, symbol: str = "circle", row: int | None = None, col: int | None = None,
                    show_legend: bool = True, group: str | None = None, marker_color: str | None = None,
-                   note: bool = True) -> go.Figure:
+                   error_bars: bool = True, note: bool = True) -> go.Figure:
     """Add simulation markers: mean over repetitions with ±2 std (population std, ``ddof=0``) error bars.
 
     Parameters
@@ -235,8 +249,11 @@ def add_simulation(fig: go.Figure, x: Sequence[float], samples: Sequence[Sequenc
         not averaged away).
     name : str
         Legend entry (`` (sim.)`` is appended).
+    error_bars : bool
+        Draw the ±2 std bars (default). The paper's time-course figures show the mean only: pass ``False``
+        there (the note then says so).
     note : bool
-        Add the error-bar note (:data:`ERROR_BAR_NOTE`) to the figure (once per figure).
+        Add the error-bar note (:data:`ERROR_BAR_NOTE` or :data:`MEAN_ONLY_NOTE`) to the figure (once per figure).
 
     Notes
     -----
@@ -244,20 +261,21 @@ def add_simulation(fig: go.Figure, x: Sequence[float], samples: Sequence[Sequenc
     repetitions (not of the mean); we do the same and state it on the figure.
     """
     trace = simulation_trace(x, samples, name, color_index=color_index, symbol=symbol, show_legend=show_legend,
-                             group=group, marker_color=marker_color)
+                             group=group, marker_color=marker_color, error_bars=error_bars)
     fig.add_trace(trace, row=row, col=col)
     if note:
-        _add_error_bar_note(fig, trace.meta["reps"])
+        _add_error_bar_note(fig, trace.meta["reps"], error_bars)
     return fig
 
 
-def _add_error_bar_note(fig: go.Figure, reps: int | str) -> None:
+def _add_error_bar_note(fig: go.Figure, reps: int | str, error_bars: bool = True) -> None:
     if any(getattr(a, "name", None) == "error-bar-note" for a in fig.layout.annotations):
         return
-    fig.add_annotation(name="error-bar-note", text=ERROR_BAR_NOTE.format(reps=reps), showarrow=False,
-                       xref="paper", yref="paper", x=1.0, y=-0.16, xanchor="right", yanchor="top",
+    text = (ERROR_BAR_NOTE if error_bars else MEAN_ONLY_NOTE).format(reps=reps)
+    fig.add_annotation(name="error-bar-note", text=text, showarrow=False,
+                       xref="paper", yref="paper", x=1.0, y=-0.2, xanchor="right", yanchor="top",
                        font=dict(size=11, color="#555"))
-    fig.update_layout(margin=dict(b=80))
+    fig.update_layout(margin=dict(b=90))
 
 
 def slider_figure(groups: Mapping[str, Sequence[go.Scatter]] | Sequence[tuple[str, Sequence[go.Scatter]]], *,
@@ -304,9 +322,11 @@ def slider_figure(groups: Mapping[str, Sequence[go.Scatter]] | Sequence[tuple[st
             trace.visible = index == active
             fig.add_trace(trace)
             owner.append(index)
-    reps = [t.meta["reps"] for t in fig.data if isinstance(t.meta, dict) and t.meta.get("kind") == "simulation"]
-    if reps:
-        _add_error_bar_note(fig, min(reps) if min(reps) == max(reps) else f"{min(reps)}-{max(reps)}")
+    sims = [t.meta for t in fig.data if isinstance(t.meta, dict) and t.meta.get("kind") == "simulation"]
+    if sims:
+        reps = [m["reps"] for m in sims]
+        _add_error_bar_note(fig, min(reps) if min(reps) == max(reps) else f"{min(reps)}-{max(reps)}",
+                            all(m.get("error_bars", True) for m in sims))
     steps = []
     for index, (step_label, _) in enumerate(items):
         visible = [True] * n_static + [o == index for o in owner]
