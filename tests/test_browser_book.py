@@ -3,7 +3,8 @@
 Serves ``_build/html`` (or ``$QNN_BOOK_HTML``) on 127.0.0.1, opens every page of ``_toc.yml`` in headless
 Chromium with every non-local request blocked, and checks that
 
-* every plotly figure rendered (``.plotly-graph-div svg.main-svg``),
+* every plotly figure rendered (``.plotly-graph-div svg.main-svg``) and has a caption (``qnn.plotting.show``)
+  naming the paper figure and a CSV download link,
 * on each page with built-in sliders, moving the first slider changes which traces are visible,
 * no unexpected JavaScript error occurred (the two benign Jupyter Book 1 errors are ignored, and so are
   console reports of the blocked CDN requests).
@@ -125,6 +126,12 @@ def test_page_renders_figures_and_sliders(server, browser, page_name):
         rendered = page.evaluate("""() => Array.from(document.querySelectorAll('.plotly-graph-div'))
             .filter(div => div.querySelector('svg.main-svg') && (div.data || []).length > 0).length""")
         assert rendered == n_divs, f"{page_name}: {rendered} of {n_divs} plotly figures rendered"
+        # every figure comes with a caption naming its paper figure (or saying it has none) and a CSV link
+        captions = page.locator(".qnn-caption").all_inner_texts()
+        assert len(captions) >= n_divs, f"{page_name}: {len(captions)} captions for {n_divs} figures"
+        assert all("Figure" in c or "Not in the paper" in c for c in captions), captions
+        n_links = page.locator("a.qnn-csv-download[download][href^='data:text/csv;base64,']").count()
+        assert n_links >= n_divs, f"{page_name}: {n_links} CSV download links for {n_divs} figures"
 
     sliders = page.locator(".plotly-graph-div .slider-container")
     if sliders.count():
