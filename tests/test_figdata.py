@@ -186,3 +186,15 @@ def test_cached_data_matches_current_code(name):
         fresh = figure.compute(dict(data.tasks[index]))
         problems = figdata.compare_results(data.results[index], fresh, rtol=figure.check_rtol)
         assert problems == [], f"{name} task {index}: {problems}"
+
+
+@pytest.mark.slow
+def test_dask_scheduler_matches_serial(toy):
+    """``--scheduler``: the same tasks on a local Dask cluster give exactly the serial results."""
+    distributed = pytest.importorskip("dask.distributed", reason="optional extra: pip install -e '.[dask]'")
+    toy()
+    serial = json.loads(figdata.generate("toy", progress=False).read_text())["results"]
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+        on_dask = json.loads(figdata.generate("toy", scheduler=cluster.scheduler_address,
+                                              progress=False).read_text())["results"]
+    assert on_dask == serial
