@@ -6,8 +6,8 @@ Conventions
 * Student initialisation ``W_ij(0) ~ N(0, gamma / m)``, ``W in R^{d x m}``.
 * Features, ``"gaussian"`` (the network itself): ``Z_mu = (x_mu x_mu^T - I) / sqrt(d)``, ``x_mu ~ N(0, I_d)``;
   only the inputs ``X`` (n x d) are stored and the n x d x d tensor is never formed.
-  ``"goe"`` (the paper's simulation model): ``Z_mu = (H + H^T) / sqrt(2 d)``, ``H_ij ~ N(0, 1)``, stored as
-  ``Z`` (n x d x d). Both have ``E Z_ij^2 = 1/d`` (i != j), ``2/d`` (i = j).
+  ``"goe"`` (the paper's simulation model): ``Z_mu = (H + H^T) / sqrt(2 d)``, ``H_ij ~ N(0, 1)``, stored packed
+  (upper triangle, see :class:`Dataset`); ``Dataset.Z`` unpacks it to (n x d x d). Both have ``E Z_ij^2 = 1/d`` (i != j), ``2/d`` (i = j).
 * Labels ``y_mu = tr(S* Z_mu) + sqrt(Delta) xi_mu``.
 
 All randomness comes from a :class:`numpy.random.Generator` passed in by the caller. :func:`rep_generators` gives
@@ -18,7 +18,7 @@ seed/repetition share ``S*``, ``W(0)`` and the noise draws (a paired comparison)
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -144,8 +144,10 @@ class Dataset:
     features : {"gaussian", "goe"}
     X : numpy.ndarray or None
         Inputs (n x d) for ``"gaussian"`` features (``Z_mu = (x_mu x_mu^T - I)/sqrt(d)``), else ``None``.
-    Z : numpy.ndarray or None
-        Feature matrices (n x d x d) for ``"goe"`` features, else ``None``.
+    Z_packed : numpy.ndarray or None
+        ``"goe"`` features stored by their upper triangle (n x d(d+1)/2, order of ``numpy.triu_indices(d)``), the
+        off-diagonal entries multiplied by ``sqrt(2)`` so that ``tr(S Z_mu) = Z_packed[mu] . pack(S)`` (every
+        packed entry is then ``N(0, 2/d)``); half the memory and time of the full tensor. ``None`` for gaussian.
     y : numpy.ndarray
         Noisy labels (n,).
     y_clean : numpy.ndarray
@@ -157,22 +159,44 @@ class Dataset:
     Notes
     -----
     The methods below are the only place where the feature model matters; everything else in :mod:`qnn` goes
-    through them. Costs: ``"gaussian"`` O(n d m) from ``W`` (O(n d^2) from ``S``); ``"goe"`` O(n d^2).
+    through them. Costs: ``"gaussian"`` O(n d m) from ``W`` (O(n d^2) from ``S``); ``"goe"`` O(n d^2 / 2).
     """
 
     features: str
     X: np.ndarray | None
-    Z: np.ndarray | None
+    Z_packed: np.ndarray | None
     y: np.ndarray
     y_clean: np.ndarray
     S_star: np.ndarray
     d: int
     n: int
-    _Z_flat: np.ndarray | None = field(default=None, repr=False)
 
-    def __post_init__(self) -> None:
-        if self.features == "goe" and self._Z_flat is None:
-            object.__setattr__(self, "_Z_flat", self.Z.reshape(self.n, self.d * self.d))
+    @property
+    def Z(self) -> np.ndarray | None:
+        """The GOE feature matrices as a full (n x d x d) array (built on each access: O(n d^2) memory), or
+        ``None`` for gaussian features (whose tensor is never formed)."""
+        if self.features != "goe":
+            return None
+        rows, cols = np.triu_indices(self.d)
+        values = self.Z_packed / _packing_scale(self.d)
+        Z = np.empty((self.n, self.d, self.d))
+        Z[:, rows, cols] = values
+        Z[:, cols, rows] = values
+        return Z
+
+    def pack(self, S: np.ndarray) -> np.ndarray:
+        """Packed form of a symmetric matrix: ``tr(S Z_mu) = Z_packed[mu] @ pack(S)`` (GOE features)."""
+        rows, cols = np.triu_indices(self.d)
+        return S[rows, cols] * _packing_scale(self.d)
+
+    def _unpack(self, u: np.ndarray) -> np.ndarray:
+        """The symmetric matrix ``sum_mu v_mu Z_mu`` from ``u = v @ Z_packed``."""
+        rows, cols = np.triu_indices(self.d)
+        u = u / _packing_scale(self.d)
+        M = np.empty((self.d, self.d))
+        M[rows, cols] = u
+        M[cols, rows] = u
+        return M
 
     # --- predictions -------------------------------------------------------------------------------------------
     def predict(self, S: np.ndarray | None = None, *, W: np.ndarray | None = None) -> np.ndarray:
@@ -191,7 +215,7 @@ class Dataset:
         S = self._check_matrix("S", S, square=True)
         if self.features == "gaussian":
             return (np.einsum("ij,ij->i", self.X @ S, self.X) - np.trace(S)) / math.sqrt(self.d)
-        return self._Z_flat @ S.reshape(-1)
+        return self.Z_packed @ self.pack(S)
 
     def predict_with_cache(self, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Outputs ``tr(W W^T Z_mu)`` plus the intermediate (``X W`` or ``S``) that
@@ -202,18 +226,18 @@ class Dataset:
             f = (np.einsum("ik,ik->i", XW, XW) - np.einsum("ik,ik->", W, W)) / math.sqrt(self.d)
             return f, XW
         S = W @ W.T
-        return self._Z_flat @ S.reshape(-1), S
+        return self.Z_packed @ self.pack(S), S
 
     # --- contractions with the features -------------------------------------------------------------------------
     def weighted_features(self, v: np.ndarray) -> np.ndarray:
         """The symmetric matrix ``sum_mu v_mu Z_mu`` (d x d). Cost O(n d^2)."""
         v = self._check_weights(v)
         if self.features == "gaussian":
-            M = (self.X.T * v) @ self.X
+            M = self.X.T @ (v[:, None] * self.X)
             M[np.diag_indices_from(M)] -= v.sum()
             M /= math.sqrt(self.d)
             return 0.5 * (M + M.T)
-        return (v @ self._Z_flat).reshape(self.d, self.d)
+        return self._unpack(v @ self.Z_packed)
 
     def weighted_features_times(self, v: np.ndarray, W: np.ndarray, cache: np.ndarray | None = None) -> np.ndarray:
         """The product ``(sum_mu v_mu Z_mu) W`` (d x m) without forming any d x d x n object.
@@ -277,14 +301,19 @@ def make_dataset(setting: Setting, d: int, rng: np.random.Generator | RepGenerat
         if S_star.shape != (d, d):
             raise ValueError(f"S_star must have shape ({d}, {d}), got {S_star.shape}")
     if features == "gaussian":
-        X = gens.features.standard_normal((n, d))
-        Z = None
+        X, Z_packed = gens.features.standard_normal((n, d)), None
     else:
-        X = None
-        Z = goe(d, gens.features, size=n)
+        # every packed entry is N(0, 2/d): diagonal Z_ii ~ N(0, 2/d); off-diagonal sqrt(2) Z_ij with Z_ij ~ N(0, 1/d)
+        X, Z_packed = None, gens.features.standard_normal((n, d * (d + 1) // 2)) * math.sqrt(2.0 / d)
     xi = gens.noise.standard_normal(n)
-    probe = Dataset(features=features, X=X, Z=Z, y=np.zeros(n), y_clean=np.zeros(n), S_star=S_star, d=d, n=n)
+    probe = Dataset(features=features, X=X, Z_packed=Z_packed, y=np.zeros(n), y_clean=np.zeros(n), S_star=S_star,
+                    d=d, n=n)
     y_clean = probe.predict(S_star)
     y = y_clean + math.sqrt(setting.noise) * xi
-    return Dataset(features=features, X=X, Z=Z, y=y, y_clean=y_clean, S_star=S_star, d=d, n=n,
-                   _Z_flat=probe._Z_flat)
+    return Dataset(features=features, X=X, Z_packed=Z_packed, y=y, y_clean=y_clean, S_star=S_star, d=d, n=n)
+
+
+def _packing_scale(d: int) -> np.ndarray:
+    """1 on the diagonal, sqrt(2) off it, in ``numpy.triu_indices(d)`` order."""
+    rows, cols = np.triu_indices(d)
+    return np.where(rows == cols, 1.0, math.sqrt(2.0))

@@ -198,10 +198,10 @@ def _check_goe_memory(setting: Setting, d: int, features: str) -> None:
     if features != "goe":
         return
     n, _, _ = setting.dims(d)
-    size = 8 * n * d * d
+    size = 8 * n * d * (d + 1) // 2
     if size > _GOE_MEMORY_LIMIT_BYTES:
-        raise ValueError(f"features='goe' at d={d}, alpha={setting.alpha} needs {size / 2**30:.1f} GiB for the "
-                         f"n x d x d feature tensor (limit {_GOE_MEMORY_LIMIT_BYTES / 2**30:.0f} GiB); "
+        raise ValueError(f"features='goe' at d={d}, alpha={setting.alpha} needs {size / 2**30:.1f} GiB for the packed "
+                         f"n x d(d+1)/2 feature array (limit {_GOE_MEMORY_LIMIT_BYTES / 2**30:.0f} GiB); "
                          "use a smaller d or features='gaussian'")
 
 
