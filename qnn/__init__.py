@@ -8,3 +8,5 @@ __all__ = ["Setting"]
 __version__ = "0.1.0"
 from .simulation import ConvergenceResult, SimulationResult, simulate, train_to_convergence
 __all__ += ["simulate", "train_to_convergence", "SimulationResult", "ConvergenceResult"]
+from .dmft import DMFTResult, dmft
+__all__ += ["dmft", "DMFTResult"]
