@@ -25,7 +25,8 @@ Helpers
 
 Importing this module sets ``plotly.io.renderers.default = "notebook"``: under myst-nb (the book) and Voila
 the default plotly 7 renderer emits a mime type they cannot display; the ``notebook`` renderer inlines
-plotly.js once per page and works offline.
+plotly.js once per page and works offline. The ``notebook`` renderer is replaced by a subclass that drops the
+MathJax CDN script plotly adds to every figure (the book serves its own MathJax; see book/_ext).
 """
 from __future__ import annotations
 
@@ -34,18 +35,37 @@ import csv
 import html
 import io
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
+from plotly.io._base_renderers import NotebookRenderer
 from plotly.subplots import make_subplots
 
 __all__ = ["PALETTE", "SYMBOLS", "ERROR_BAR_NOTE", "MEAN_ONLY_NOTE", "label", "color", "new_figure", "theory_trace", "add_theory",
            "simulation_trace", "add_simulation",
            "slider_figure", "caption", "figure_csv", "csv_download_link", "show"]
 
+_CDN_MATHJAX = re.compile(r'<script src="https://cdnjs\.cloudflare\.com/ajax/libs/mathjax/[^"]*"></script>')
+
+
+class _OfflineNotebookRenderer(NotebookRenderer):
+    """plotly's ``notebook`` renderer minus the MathJax CDN ``<script>`` it adds to every figure.
+
+    The book's figures use no LaTeX, the book serves its own MathJax (offline), and a second MathJax loaded from a
+    CDN would fail offline and compete with the page's copy online.
+    """
+
+    def to_mimebundle(self, fig_dict: dict) -> dict:
+        bundle = super().to_mimebundle(fig_dict)
+        bundle["text/html"] = _CDN_MATHJAX.sub("", bundle["text/html"])
+        return bundle
+
+
+pio.renderers["notebook"] = _OfflineNotebookRenderer(config=pio.renderers["notebook"].config)
 pio.renderers.default = "notebook"
 
 #: matplotlib tab10: C0 blue, C1 orange, C2 green, ... (the paper's default colour cycle).

@@ -111,3 +111,11 @@ def test_labels_colours_and_log_ranges():
 def test_bad_input_is_a_value_error(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_notebook_renderer_loads_nothing_from_the_internet():
+    fig = plotting.new_figure("alpha", "mse")
+    plotting.add_theory(fig, [0, 1], [1, 2], "a")
+    html = pio.renderers["notebook"].to_mimebundle(fig.to_dict())["text/html"]
+    assert "Plotly.newPlot" in html
+    assert "cdnjs" not in html and 'src="http' not in html

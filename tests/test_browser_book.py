@@ -6,8 +6,9 @@ Chromium with every non-local request blocked, and checks that
 * every plotly figure rendered (``.plotly-graph-div svg.main-svg``) and has a caption (``qnn.plotting.show``)
   naming the paper figure and a CSV download link,
 * on each page with built-in sliders, moving the first slider changes which traces are visible,
-* no unexpected JavaScript error occurred (the two benign Jupyter Book 1 errors are ignored, and so are
-  console reports of the blocked CDN requests).
+* every formula was typeset by the site's own MathJax (``mjx-container`` for every ``.math`` node),
+* the page requested nothing outside the site (it works offline), and
+* no unexpected JavaScript error occurred (the two benign Jupyter Book 1 errors are ignored).
 
 Run:  ``jupyter-book build . -W && python -m pytest -m browser``
 """
@@ -148,7 +149,13 @@ def test_page_renders_figures_and_sliders(server, browser, page_name):
                 break
         assert _visible_state(page) != before, f"{page_name}: moving the slider did not change the figure"
 
-    unexpected = [e for e in errors if not any(b in e for b in BENIGN_ERRORS)
-                  and not (e.startswith("console: Failed to load resource") and blocked)]
-    assert unexpected == [], f"{page_name}: JavaScript errors {unexpected} (blocked requests: {blocked[:5]})"
+    # formulas are typeset by the site's own MathJax (book/_ext/offline_mathjax.py), without a network
+    n_math = page.locator(".math").count()
+    if n_math:
+        page.wait_for_function("n => document.querySelectorAll('mjx-container').length >= n", arg=n_math,
+                               timeout=30_000)
+
+    assert blocked == [], f"{page_name}: the page requested non-local resources {blocked[:5]}"
+    unexpected = [e for e in errors if not any(b in e for b in BENIGN_ERRORS)]
+    assert unexpected == [], f"{page_name}: JavaScript errors {unexpected}"
     page.close()
