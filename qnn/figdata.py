@@ -253,7 +253,12 @@ def _load_figure_modules() -> None:
     from . import figures
 
     for module in pkgutil.iter_modules(figures.__path__):
-        importlib.import_module(f"{figures.__name__}.{module.name}")
+        name = f"{figures.__name__}.{module.name}"
+        try:
+            importlib.import_module(name)
+        except Exception as error:
+            raise ImportError(f"the figure module {name} failed to import ({type(error).__name__}: {error}); "
+                              "every module of qnn/figures must import for the figure registry to load") from error
 
 
 def registry() -> dict[str, FigureSpec]:
