@@ -10,3 +10,6 @@ from .simulation import ConvergenceResult, SimulationResult, simulate, train_to_
 __all__ += ["simulate", "train_to_convergence", "SimulationResult", "ConvergenceResult"]
 from .dmft import DMFTResult, dmft
 __all__ += ["dmft", "DMFTResult"]
+from . import spectral, thresholds
+from .fixed_point import EstimatorDensity, FixedPoint, FixedPointCurve, estimator_density, fixed_point, fixed_point_curve, xi_branch
+__all__ += ["fixed_point", "fixed_point_curve", "xi_branch", "estimator_density", "FixedPoint", "FixedPointCurve", "EstimatorDensity", "spectral", "thresholds"]

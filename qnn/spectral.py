@@ -1,0 +1,492 @@
+"""Spectral laws of the teacher and of its free convolution with a semicircle (THEORY.md section 2).
+
+Conventions
+-----------
+* ``g(z) = int rho(x) / (z - x) dx`` (Stieltjes transform, ``Im g < 0`` for ``Im z > 0``),
+  ``rho(x) = -Im g(x + i0) / pi`` and ``H(x) = Re g(x + i0) = p.v. int rho(y) / (x - y) dy``.
+* Teacher ``S* = W* W*^T / m*`` with ``m* = kappa* d``: ``z g^2 - (1 - kappa* + kappa* z) g + kappa* = 0``; a
+  Marchenko-Pastur bulk on ``[(1 - 1/sqrt(kappa*))^2, (1 + 1/sqrt(kappa*))^2]`` of mass ``min(1, kappa*)`` plus an
+  atom ``1 - kappa*`` at 0 when ``kappa* < 1``.
+* ``Y = S* + sqrt(xi) Z_GOE`` (free additive convolution with a semicircle of variance ``xi``): by subordination
+  ``g`` solves the cubic ``xi g^3 - (z + kappa* xi) g^2 + (1 - kappa* + kappa* z) g - kappa* = 0``.
+
+Numerics
+--------
+Inside the support the cubic (real coefficients) has one real root and a complex-conjugate pair; the Stieltjes
+root is the member of the pair with ``Im g < 0``. It is obtained in closed form (Cardano, in a cancellation-free
+form) for all points at once. The support edges are the real roots of the discriminant of the cubic, a quartic in
+``z``; the support has one or two intervals. On each interval ``[lo, hi]`` the substitution
+``x = lo + (hi - lo)(1 - cos theta)/2`` removes the square-root edges, and ``rho``, ``rho x``, ``rho x^2``,
+``rho H``, ``rho H x`` (times the Jacobian) are expanded in Chebyshev series in ``theta``; their antiderivatives
+give every tail integral ``int_b^inf ...`` needed by the fixed point (:mod:`qnn.fixed_point`) for any cut ``b``
+at the cost of a polynomial evaluation. The degree is doubled until the series has converged.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+from numpy.polynomial import chebyshev as _cheb
+from numpy.polynomial import polynomial as _poly
+from scipy.fft import dct
+from scipy.optimize import brentq
+
+from .conventions import check_nonnegative, check_positive
+
+__all__ = [
+    "SpectralLaw", "spectral_law", "stieltjes", "density", "hilbert_transform", "support",
+    "teacher_density", "teacher_atom", "teacher_support", "upper_quantile", "semicircle_density",
+]
+
+_TAIL_TOL = 1e-10        # relative size of the last Chebyshev coefficients accepted as converged
+_MIN_DEGREE = 64         # Chebyshev degree of every piece
+_MAX_DEPTH = 24          # bisection depth limit
+_MAX_PIECES = 400        # total number of Chebyshev pieces per interval
+_NEWTON_STEPS = 8        # polishing steps of the closed-form cubic roots
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Teacher law (xi = 0) and the semicircle
+# ----------------------------------------------------------------------------------------------------------------
+def semicircle_density(x: np.ndarray | float) -> np.ndarray:
+    """Semicircle density ``sqrt(4 - x^2) / (2 pi)`` on ``[-2, 2]`` (the GOE law of THEORY.md section 1)."""
+    x = np.asarray(x, dtype=float)
+    return np.sqrt(np.clip(4.0 - x * x, 0.0, None)) / (2.0 * np.pi)
+
+
+def teacher_atom(kappa_star: float) -> float:
+    """Mass ``max(0, 1 - kappa*)`` of the teacher law's atom at 0."""
+    kappa_star = check_positive("kappa_star", kappa_star)
+    return max(0.0, 1.0 - kappa_star)
+
+
+def teacher_support(kappa_star: float) -> tuple[float, float]:
+    """Edges ``(1 -+ 1/sqrt(kappa*))^2`` of the Marchenko-Pastur bulk of ``S*``."""
+    kappa_star = check_positive("kappa_star", kappa_star)
+    r = 1.0 / math.sqrt(kappa_star)
+    return (1.0 - r) ** 2, (1.0 + r) ** 2
+
+
+def teacher_density(x: np.ndarray | float, kappa_star: float) -> np.ndarray:
+    """Continuous part of the spectral law of ``S*`` (Marchenko-Pastur, total mass ``min(1, kappa*)``).
+
+    ``rho(x) = kappa* sqrt((x_+ - x)(x - x_-)) / (2 pi x)`` on ``[x_-, x_+]``, ``x_pm = (1 pm 1/sqrt(kappa*))^2``;
+    the atom ``1 - kappa*`` at 0 (``kappa* < 1``) is :func:`teacher_atom`.
+    """
+    lo, hi = teacher_support(kappa_star)
+    x = np.asarray(x, dtype=float)
+    inside = (x > lo) & (x < hi) & (x > 0)
+    out = np.zeros_like(x)
+    xs = x[inside]
+    out[inside] = kappa_star * np.sqrt((hi - xs) * (xs - lo)) / (2.0 * np.pi * xs)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The cubic
+# ----------------------------------------------------------------------------------------------------------------
+def _cubic_coefficients(x: np.ndarray, kappa_star: float, xi: float):
+    """Coefficients (a, b, c, d) of ``a g^3 + b g^2 + c g + d`` at real ``x``."""
+    a = xi
+    b = -(x + kappa_star * xi)
+    c = (1.0 - kappa_star) + kappa_star * x
+    d = -kappa_star
+    return a, b, c, d
+
+
+def _complex_pair(x: np.ndarray, kappa_star: float, xi: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Real part, |imaginary part| of the complex-conjugate root pair, and the cubic's ``(q/2)^2 + (p/3)^3``.
+
+    Cardano: with ``g = t - b/(3a)`` the cubic becomes ``t^3 + p t + r = 0``. Where ``D = (r/2)^2 + (p/3)^3 > 0``
+    there is one real root ``u + v`` and the pair ``-(u + v)/2 +- i sqrt(3)/2 (u - v)`` with
+    ``u = cbrt(-r/2 + sqrt D)``, ``v = -p/(3u)``; ``u - v`` is formed without cancellation.
+    Where ``D <= 0`` (outside the support) the returned imaginary part is 0.
+    """
+    a, b, c, d = _cubic_coefficients(x, kappa_star, xi)
+    ba = b / a
+    p = c / a - ba * ba / 3.0
+    r = 2.0 * ba ** 3 / 27.0 - ba * c / (3.0 * a) + d / a
+    # D = (r/2)^2 + (p/3)^3 = -Delta / (108 a^4), Delta the discriminant of the cubic. Delta is evaluated as the
+    # quartic polynomial in x (well conditioned), not from p and r (catastrophic cancellation when xi is small).
+    disc = -_poly.polyval(x, _discriminant_quartic(kappa_star, xi)) / (108.0 * a ** 4)
+    sq = np.sqrt(np.clip(disc, 0.0, None))
+    # choose the sign that avoids cancellation in -r/2 +- sqrt(D)
+    s = np.where(r > 0, -1.0, 1.0)
+    u3 = -r / 2.0 + s * sq
+    u = np.cbrt(u3)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = np.where(u != 0, -p / (3.0 * np.where(u != 0, u, 1.0)), np.cbrt(-r / 2.0 - s * sq))
+    real_root_t = u + v
+    # u - v = (u^3 - v^3)/(u^2 + uv + v^2) with u^3 - v^3 = 2 s sqrt(D)
+    den = u * u + u * v + v * v
+    with np.errstate(divide="ignore", invalid="ignore"):
+        diff = np.where(den > 0, 2.0 * s * sq / np.where(den > 0, den, 1.0), 0.0)
+    re = -real_root_t / 2.0 - ba / 3.0
+    im = (math.sqrt(3.0) / 2.0) * np.abs(diff)
+    # Complex Newton steps on the original cubic repair the cancellation of Cardano's formula when the
+    # coefficients are large (small xi); they leave real roots (outside the support) untouched.
+    inside = disc > 0
+    if np.any(inside):
+        g = re[inside] - 1j * im[inside]
+        bb, cc = b[inside] if np.ndim(b) else b, c[inside] if np.ndim(c) else c
+        for _ in range(_NEWTON_STEPS):
+            val = ((a * g + bb) * g + cc) * g + d
+            der = (3.0 * a * g + 2.0 * bb) * g + cc
+            ok = np.abs(der) > 0
+            step = np.where(ok, val / np.where(ok, der, 1.0), 0.0)
+            g = g - step
+            if np.all(np.abs(step) <= 1e-15 * np.abs(g)):
+                break
+        re = re.copy()
+        im = im.copy()
+        re[inside] = g.real
+        im[inside] = np.abs(g.imag)
+    return re, im, disc
+
+
+def stieltjes(x: np.ndarray | float, kappa_star: float, xi: float) -> np.ndarray:
+    """Boundary value ``g(x + i0)`` of the Stieltjes transform of ``rho_xi`` on the real axis (vectorised).
+
+    Inside the support it is the complex root of the cubic with ``Im g < 0`` (closed form). Outside the support
+    the three roots are real; the Stieltjes branch is the one closest to a direct quadrature of
+    ``int rho(y)/(x - y) dy`` (the roots are separated by O(1) except next to an edge, where the two merging
+    roots are both within the quadrature error of the answer).
+
+    Parameters
+    ----------
+    x : array_like
+        Real points.
+    kappa_star : float
+        Teacher width ratio, in ``(0, inf)``.
+    xi : float
+        Semicircle variance, in ``(0, inf)``.
+    """
+    kappa_star = check_positive("kappa_star", kappa_star)
+    xi = check_positive("xi", xi)
+    x = np.asarray(x, dtype=float)
+    flat = np.atleast_1d(x).ravel()
+    re, im, disc = _complex_pair(flat, kappa_star, xi)
+    out = re - 1j * im
+    outside = ~(disc > 0)
+    if np.any(outside):
+        xo = flat[outside]
+        roots = _real_cubic_roots(xo, kappa_star, xi)
+        guess = _hilbert_quadrature(xo, kappa_star, xi)
+        k = np.argmin(np.abs(roots - guess[:, None]), axis=1)
+        out[outside] = np.take_along_axis(roots, k[:, None], axis=1)[:, 0]
+    return out.reshape(x.shape)
+
+
+def _real_cubic_roots(x: np.ndarray, kappa_star: float, xi: float) -> np.ndarray:
+    """All three roots (real parts) of the cubic at each real ``x`` (batched companion eigenvalues)."""
+    a, b, c, d = _cubic_coefficients(x, kappa_star, xi)
+    comp = np.zeros(x.shape + (3, 3))
+    comp[..., 0, 0] = -b / a
+    comp[..., 0, 1] = -c / a
+    comp[..., 0, 2] = -d / a
+    comp[..., 1, 0] = 1.0
+    comp[..., 2, 1] = 1.0
+    return np.linalg.eigvals(comp).real
+
+
+def _hilbert_quadrature(x: np.ndarray, kappa_star: float, xi: float, n: int = 400) -> np.ndarray:
+    """Coarse ``int rho(y) / (x - y) dy`` for ``x`` off the support (midpoint rule in the edge variable)."""
+    total = np.zeros_like(x)
+    theta = np.pi * (np.arange(n) + 0.5) / n
+    for lo, hi in support(kappa_star, xi):
+        y = lo + (hi - lo) * (1.0 - np.cos(theta)) / 2.0
+        w = density(y, kappa_star, xi) * (hi - lo) / 2.0 * np.sin(theta) * (np.pi / n)
+        diff = x[:, None] - y[None, :]
+        safe = np.where(np.abs(diff) > 1e-14, diff, 1e-14)
+        total += np.sum(w[None, :] / safe, axis=1)
+    return total
+
+
+@lru_cache(maxsize=4096)
+def _discriminant_quartic(kappa_star: float, xi: float) -> np.ndarray:
+    """Coefficients (increasing powers of z) of the discriminant of the cubic in g (cached; do not mutate)."""
+    a = np.array([xi])
+    b = np.array([-kappa_star * xi, -1.0])
+    c = np.array([1.0 - kappa_star, kappa_star])
+    d = np.array([-kappa_star])
+    P = _poly.polymul
+    terms = (
+        18.0 * P(P(P(a, b), c), d)
+        , -4.0 * P(P(P(b, b), b), d)
+        , P(P(b, b), P(c, c))
+        , -4.0 * P(a, P(P(c, c), c))
+        , -27.0 * P(P(a, a), P(d, d))
+    )
+    out = np.zeros(5)
+    for t in terms:
+        out[: len(t)] += t
+    out.setflags(write=False)
+    return out
+
+
+def support(kappa_star: float, xi: float) -> tuple[tuple[float, float], ...]:
+    """Support of ``rho_xi``: a tuple of one or two intervals ``(lo, hi)``, sorted.
+
+    The edges are the real roots of the discriminant of the cubic (a quartic in ``z``); an interval between two
+    consecutive real roots belongs to the support when the discriminant is negative there (complex roots).
+    """
+    kappa_star = check_positive("kappa_star", kappa_star)
+    xi = check_positive("xi", xi)
+    coef = _discriminant_quartic(kappa_star, xi)
+    roots = np.roots(coef[::-1])
+    scale = max(1.0, float(np.max(np.abs(roots))))
+    real = np.sort(roots[np.abs(roots.imag) <= 1e-7 * scale].real)
+    intervals: list[list[float]] = []
+    for lo, hi in zip(real[:-1], real[1:]):
+        if hi - lo <= 1e-12 * scale:
+            continue
+        mid = 0.5 * (lo + hi)
+        if _poly.polyval(mid, coef) < 0:
+            if intervals and abs(intervals[-1][1] - lo) <= 1e-9 * scale:
+                intervals[-1][1] = hi
+            else:
+                intervals.append([lo, hi])
+    if not intervals:
+        raise ArithmeticError(f"could not locate the support of rho_xi (kappa_star={kappa_star}, xi={xi}); "
+                              f"discriminant roots {roots}")
+    # polish each edge with a few Newton steps on the quartic
+    dcoef = _poly.polyder(coef)
+    out = []
+    for lo, hi in intervals:
+        edges = []
+        for e in (lo, hi):
+            for _ in range(3):
+                dv = _poly.polyval(e, dcoef)
+                if dv == 0:
+                    break
+                step = _poly.polyval(e, coef) / dv
+                if not math.isfinite(step) or abs(step) > 1e-6 * scale:
+                    break
+                e -= step
+            edges.append(float(e))
+        out.append((edges[0], edges[1]))
+    return tuple(out)
+
+
+def density(x: np.ndarray | float, kappa_star: float, xi: float) -> np.ndarray:
+    """Density ``rho_xi(x) = -Im g(x + i0) / pi`` of ``S* + sqrt(xi) Z_GOE`` (vectorised; 0 off the support).
+
+    ``xi = 0`` returns the teacher's continuous part (:func:`teacher_density`).
+    """
+    kappa_star = check_positive("kappa_star", kappa_star)
+    xi = check_nonnegative("xi", xi)
+    if xi == 0.0:
+        return teacher_density(x, kappa_star)
+    x = np.asarray(x, dtype=float)
+    _, im, _ = _complex_pair(np.atleast_1d(x), kappa_star, xi)
+    return (im / np.pi).reshape(x.shape)
+
+
+def hilbert_transform(x: np.ndarray | float, kappa_star: float, xi: float) -> np.ndarray:
+    """``H_xi(x) = Re g(x + i0) = p.v. int rho_xi(y) / (x - y) dy`` (vectorised, valid on and off the support)."""
+    x = np.asarray(x, dtype=float)
+    return np.real(stieltjes(x, kappa_star, xi)).reshape(x.shape)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Chebyshev representation of one law (fixed kappa*, xi)
+# ----------------------------------------------------------------------------------------------------------------
+_MOMENT_NAMES = ("rho", "rho_x", "rho_x2", "rho_h", "rho_hx")
+
+
+@dataclass(frozen=True)
+class _Piece:
+    lo: float
+    hi: float
+    # antiderivatives P_k(t) = int_{-1}^t phi_k, t in [-1, 1]; Chebyshev coefficients, one row per moment
+    anti: np.ndarray = field(repr=False)
+    totals: np.ndarray = field(repr=False)     # int over the whole piece, per moment
+    degree: int = 0
+    tail: float = 0.0                           # size of the last coefficients / largest coefficient
+
+    def t_of_x(self, x: np.ndarray) -> np.ndarray:
+        u = np.clip((x - self.lo) / (self.hi - self.lo), 0.0, 1.0)
+        theta = np.arccos(1.0 - 2.0 * u)
+        return 2.0 * theta / np.pi - 1.0
+
+    def upper(self, x: np.ndarray) -> np.ndarray:
+        """``int_x^hi phi_k`` for every moment k (rows), x clipped to the piece."""
+        t = self.t_of_x(x)
+        # T_k(t) = cos(k arccos t): one matrix product instead of a Clenshaw loop
+        basis = np.cos(np.multiply.outer(np.arccos(np.clip(t, -1.0, 1.0)), np.arange(self.anti.shape[1])))
+        return self.totals[:, None] - (basis @ self.anti.T).T
+
+
+def _piece_coefficients(lo: float, hi: float, kappa_star: float, xi: float, n: int) -> np.ndarray:
+    """Chebyshev coefficients (in t, theta = pi (t + 1)/2) of ``rho f (dx/dt)`` for the five moments."""
+    j = np.arange(n)
+    t = np.cos(np.pi * (j + 0.5) / n)          # Chebyshev points of the first kind (interior)
+    theta = np.pi * (t + 1.0) / 2.0
+    x = lo + (hi - lo) * (1.0 - np.cos(theta)) / 2.0
+    jac = (hi - lo) / 2.0 * np.sin(theta) * (np.pi / 2.0)
+    re, im, _ = _complex_pair(x, kappa_star, xi)
+    w = (im / np.pi) * jac
+    vals = np.stack([w, w * x, w * x * x, w * re, w * re * x])
+    coef = dct(vals, type=2, axis=1) / n
+    coef[:, 0] /= 2.0
+    return coef
+
+
+def _antiderivative(coef: np.ndarray) -> np.ndarray:
+    """Chebyshev coefficients of ``int_{-1}^t`` of each row of ``coef`` (rows = moments)."""
+    rows, n = coef.shape
+    c = np.zeros((rows, n + 2))
+    c[:, :n] = coef
+    out = np.zeros((rows, n + 1))
+    k = np.arange(1, n + 1)
+    out[:, 1:] = (c[:, :n] - c[:, 2:n + 2]) / (2.0 * k)
+    out[:, 1] = c[:, 0] - c[:, 2] / 2.0        # T_0 integrates to T_1
+    sign = np.where(np.arange(1, n + 1) % 2 == 0, 1.0, -1.0)
+    out[:, 0] = -out[:, 1:] @ sign             # value 0 at t = -1
+    return out
+
+
+def _make_piece(lo: float, hi: float, coef: np.ndarray, tail: float) -> _Piece:
+    anti = _antiderivative(coef)
+    totals = anti.sum(axis=1)                  # T_k(1) = 1
+    return _Piece(lo=lo, hi=hi, anti=anti, totals=totals, degree=coef.shape[1], tail=tail)
+
+
+def _pieces(lo: float, hi: float, kappa_star: float, xi: float, first: np.ndarray) -> list[_Piece]:
+    """Adaptive piecewise Chebyshev representation of one support interval.
+
+    A piece is accepted when its trailing coefficients are below ``_TAIL_TOL`` times ``scale`` (the size of the
+    whole interval's leading coefficient) or its own leading coefficient; otherwise it is bisected in ``x``.
+    The cosine map clusters nodes at both ends of every piece, so square-root edges and interior cuts are both
+    resolved; bisection handles interior near-zeros of the density (two intervals about to merge).
+    """
+    scale = float(np.max(np.abs(first[0])))
+    accepted: list[_Piece] = []
+    stack = [(lo, hi, 0)]
+    while stack:
+        a, b, depth = stack.pop()
+        coef = first if (a, b) == (lo, hi) else _piece_coefficients(a, b, kappa_star, xi, _MIN_DEGREE)
+        lead = max(float(np.max(np.abs(coef[0]))), 1e-300)
+        tail = float(np.max(np.abs(coef[0, -8:])))
+        rel = min(tail / lead, tail / max(scale * (b - a) / (hi - lo), 1e-300))
+        if rel <= _TAIL_TOL or depth >= _MAX_DEPTH or len(accepted) + len(stack) >= _MAX_PIECES:
+            accepted.append(_make_piece(a, b, coef, rel))
+        else:
+            mid = 0.5 * (a + b)
+            stack.append((mid, b, depth + 1))
+            stack.append((a, mid, depth + 1))
+    accepted.sort(key=lambda p: p.lo)
+    return accepted
+
+
+@dataclass(frozen=True)
+class SpectralLaw:
+    """The law ``rho_xi`` of ``S* + sqrt(xi) Z_GOE`` with its tail integrals precomputed.
+
+    Build with :func:`spectral_law`. All tail integrals ``int_b^inf rho(x) f(x) dx`` for
+    ``f in {1, x, x^2, H, H x}`` cost one Chebyshev evaluation for any (array of) cut(s) ``b``.
+
+    Attributes
+    ----------
+    kappa_star, xi : float
+        Parameters of the law.
+    intervals : tuple of (lo, hi)
+        Support (one or two intervals).
+    quadrature_error : float
+        Largest relative size of the trailing Chebyshev coefficients (a convergence indicator; ~1e-11 or below
+        when fully resolved).
+    """
+
+    kappa_star: float
+    xi: float
+    intervals: tuple[tuple[float, float], ...]
+    pieces: tuple[_Piece, ...] = field(repr=False)
+    quadrature_error: float = 0.0
+
+    @property
+    def converged(self) -> bool:
+        """Whether the Chebyshev series resolved the density (trailing coefficients below 1e-8)."""
+        return self.quadrature_error < 1e-8
+
+    @property
+    def top(self) -> float:
+        """Upper edge of the support."""
+        return self.intervals[-1][1]
+
+    @property
+    def bottom(self) -> float:
+        """Lower edge of the support."""
+        return self.intervals[0][0]
+
+    def tail_integrals(self, b: np.ndarray | float) -> np.ndarray:
+        """``int_b^inf rho f`` for ``f = 1, x, x^2, H, H x`` (rows, in this order), vectorised over ``b``."""
+        b = np.atleast_1d(np.asarray(b, dtype=float))
+        out = np.zeros((5, b.size))
+        for piece in self.pieces:
+            out += piece.upper(np.maximum(b, piece.lo))
+        return out
+
+    def mass_above(self, b: np.ndarray | float) -> np.ndarray:
+        """``int_b^inf rho_xi``."""
+        return self.tail_integrals(b)[0]
+
+    def moments(self) -> np.ndarray:
+        """Total integrals of ``rho (1, x, x^2, H, H x)``: exactly ``(1, 1, 1 + 1/kappa* + xi, 0, 1/2)``
+        (``int rho H x = (1/2)(int rho)^2 = 1/2`` by symmetry of the Hilbert kernel)."""
+        return self.tail_integrals(self.bottom - 1.0)[:, 0]
+
+    def upper_quantile(self, mass: float) -> float:
+        """The point ``omega`` with ``int_omega^inf rho_xi = mass``, for ``mass in (0, 1)``;
+        ``-inf`` for ``mass >= 1``."""
+        mass = check_positive("mass", mass)
+        if mass >= 1.0:
+            return -math.inf
+        acc = 0.0
+        for piece in reversed(self.pieces):
+            tot = float(piece.totals[0])
+            if acc + tot >= mass:
+                target = mass - acc
+                f = lambda t: float(piece.totals[0] - _cheb.chebval(t, piece.anti[0])) - target  # noqa: E731
+                t = brentq(f, -1.0, 1.0, xtol=1e-15, rtol=1e-15)
+                theta = np.pi * (t + 1.0) / 2.0
+                return float(piece.lo + (piece.hi - piece.lo) * (1.0 - math.cos(theta)) / 2.0)
+            acc += tot
+        # mass slightly above the numerically integrated total: the quantile is the bottom edge
+        return self.bottom
+
+    def density(self, x: np.ndarray | float) -> np.ndarray:
+        """``rho_xi(x)`` (see :func:`density`)."""
+        return density(x, self.kappa_star, self.xi)
+
+    def hilbert(self, x: np.ndarray | float) -> np.ndarray:
+        """``H_xi(x)`` (see :func:`hilbert_transform`)."""
+        return hilbert_transform(x, self.kappa_star, self.xi)
+
+
+def spectral_law(kappa_star: float, xi: float) -> SpectralLaw:
+    """Build the :class:`SpectralLaw` of ``S* + sqrt(xi) Z_GOE``.
+
+    Parameters
+    ----------
+    kappa_star : float
+        Teacher width ratio ``m*/d``, in ``(0, inf)``.
+    xi : float
+        Variance of the semicircle, in ``(0, inf)``.
+    """
+    kappa_star = check_positive("kappa_star", kappa_star)
+    xi = check_positive("xi", xi)
+    intervals = support(kappa_star, xi)
+    pieces: list[_Piece] = []
+    for lo, hi in intervals:
+        first = _piece_coefficients(lo, hi, kappa_star, xi, _MIN_DEGREE)
+        pieces.extend(_pieces(lo, hi, kappa_star, xi, first))
+    err = max(p.tail for p in pieces)
+    return SpectralLaw(kappa_star=kappa_star, xi=xi, intervals=intervals, pieces=tuple(pieces),
+                       quadrature_error=err)
+
+
+def upper_quantile(mass: float, kappa_star: float, xi: float) -> float:
+    """Upper ``mass``-quantile ``omega`` of ``rho_xi``: ``int_omega^inf rho_xi = mass`` (``-inf`` if mass >= 1)."""
+    return spectral_law(kappa_star, xi).upper_quantile(mass)

@@ -1,0 +1,145 @@
+"""Fixed point (THEORY.md section 3): equations, identities, limits, branches, curves, bad input."""
+import math
+
+import numpy as np
+import pytest
+
+import qnn
+from qnn import Setting, estimator_density, fixed_point, fixed_point_curve, thresholds, xi_branch
+from qnn.fixed_point import FixedPointError, _evaluate
+
+SETTINGS = [
+    Setting(0.39, 1.0, 0.3, noise=1.0, lam=0.1),
+    Setting(0.25, 0.7, 0.5, lam=0.1),
+    Setting(0.4, 0.35, 0.3, lam=0.01),
+    Setting(0.29, 0.4, 0.3, noise=1.0, lam=0.0002),
+    Setting(0.3, 2.0, 1.5, lam=0.05),
+    Setting(0.15, 0.5, 0.2, noise=0.25, lam=1.0),
+]
+
+
+@pytest.mark.parametrize("s", SETTINGS)
+def test_equations_hold(s):
+    fp = fixed_point(s)
+    assert fp.converged, fp.reason
+    ev = _evaluate(s.kappa, s.kappa_star, fp.xi, np.array([fp.q]))
+    mse, dof = float(ev["mse"][0]), float(ev["dof"][0])
+    assert fp.xi == pytest.approx((mse + s.noise / 2) / (2 * s.alpha), rel=1e-9)
+    assert fp.q * (1 - dof / s.alpha) == pytest.approx(s.lam, rel=1e-9)
+    # FIGURES.md forms of the outputs
+    assert fp.loss == pytest.approx(s.lam ** 2 * s.alpha * fp.xi / fp.q ** 2, rel=1e-9)
+    assert fp.ise == pytest.approx(fp.loss + s.noise / 4 * (1 - 2 * s.lam / fp.q), rel=1e-9, abs=1e-15)
+    assert 0 < fp.chi <= 1 and 0 <= fp.rank <= min(1.0, s.kappa) + 1e-12
+    assert fp.mse > 0
+
+
+def test_figures_md_check_value():
+    """FIGURES.md: kappa = 1, kappa* = 0.3, Delta = 1, lambda = 0.1, alpha ~ 0.39: MSE 0.86, Loss 0.051,
+    Err_in 0.164, rank 0.533 (values quoted to 2-3 digits at an approximate alpha)."""
+    fp = fixed_point(Setting(0.39, 1.0, 0.3, noise=1.0, lam=0.1))
+    assert fp.mse == pytest.approx(0.86, rel=0.03)
+    assert fp.loss == pytest.approx(0.051, rel=0.05)
+    assert fp.ise == pytest.approx(0.164, rel=0.02)
+    assert fp.rank == pytest.approx(0.533, rel=0.01)
+
+
+def test_large_lambda_gives_zero_estimator():
+    fp = fixed_point(Setting(0.3, 0.5, 0.3, lam=50.0))
+    assert fp.mse == pytest.approx(1 + 1 / 0.3, rel=1e-9) and fp.rank == 0 and fp.chi == pytest.approx(1.0)
+
+
+def test_rank_cap_binds():
+    fp = fixed_point(Setting(0.3, 0.35, 0.3, lam=0.01))
+    assert fp.rank == pytest.approx(0.35, abs=1e-9) and fp.cut == pytest.approx(fp.omega)
+
+
+def test_small_lambda_tends_to_lambda_zero_branches():
+    # noisy, below alpha_inter: interpolating; above: non-interpolating
+    a_int = thresholds.alpha_inter(0.7, 0.5, 0.5)
+    for alpha, branch in [(0.2, "interpolating"), (0.5, "non_interpolating")]:
+        s = Setting(alpha, 0.7, 0.5, noise=0.5, lam=0.0)
+        fp0 = fixed_point(s)
+        assert fp0.converged and fp0.branch == branch
+        fps = [fixed_point(s.replace(lam=lam)) for lam in (1e-3, 1e-4)]
+        assert abs(fps[1].mse - fp0.mse) < abs(fps[0].mse - fp0.mse) + 1e-9
+        assert fps[1].mse == pytest.approx(fp0.mse, rel=2e-3)
+        assert fps[1].loss == pytest.approx(fp0.loss, abs=2e-3)
+    assert a_int == pytest.approx(0.3236, abs=1e-3)
+
+
+def test_noiseless_lambda_zero_vanishes_above_alpha_pr_plus_only():
+    k, ks = 0.3, 0.2
+    a_pr = thresholds.alpha_pr_plus(k, ks)
+    below = fixed_point(Setting(a_pr - 0.01, k, ks))
+    assert below.converged and below.branch == "interpolating" and below.mse > 1e-3
+    near = fixed_point(Setting(a_pr - 1e-3, k, ks))
+    assert 0 < near.mse < below.mse
+    above = fixed_point(Setting(a_pr + 0.01, k, ks))
+    assert above.mse == 0.0 and above.branch == "perfect_recovery"
+    # the regularised MSE at small lambda is small above the threshold and O(1) below
+    assert fixed_point(Setting(a_pr + 0.03, k, ks, lam=1e-4)).mse < 1e-3
+    assert fixed_point(Setting(a_pr - 0.03, k, ks, lam=1e-4)).mse > 1e-2
+
+
+def test_curve_matches_single_points_and_is_monotone_through_the_fold():
+    s = Setting(0.3, 0.4, 0.3, noise=1.0, lam=0.001)
+    alphas = np.linspace(0.05, 0.6, 12)
+    curve = fixed_point_curve(s, alphas)
+    assert curve.converged.all()
+    for i in (0, 5, 11):
+        fp = fixed_point(s.replace(alpha=float(alphas[i])))
+        assert curve.mse[i] == pytest.approx(fp.mse, rel=1e-7)
+    # double-descent peak near the noisy interpolation threshold
+    peak = alphas[np.argmax(curve.mse)]
+    assert abs(peak - thresholds.alpha_inter(0.4, 0.3, 1.0)) < 0.06
+    approx = fixed_point_curve(s, alphas, exact=False)
+    np.testing.assert_allclose(approx.mse, curve.mse, rtol=5e-3)
+
+
+def test_xi_branch_folds_for_small_lambda():
+    s = Setting(0.3, 0.4, 0.3, noise=1.0, lam=0.001)
+    br = xi_branch(s, np.geomspace(1, 30, 60))
+    # S-shape: xi is not monotone along the curve, alpha is
+    assert np.any(np.diff(br.xi) > 0) and np.any(np.diff(br.xi) < 0)
+    assert np.all(np.diff(br.alpha) <= 1e-12)
+    assert np.all(np.diff(br.q) >= 0)
+    no_fold = xi_branch(s.replace(lam=0.1), np.geomspace(1, 30, 30))
+    assert np.all(np.diff(no_fold.xi) > 0)
+
+
+def test_estimator_density_integrates_to_rank():
+    s = Setting(0.3, 0.35, 0.3, lam=0.05)
+    fp = fixed_point(s)
+    ed = estimator_density(fp, np.linspace(-1, 12, 20001))
+    mass = np.trapezoid(ed.density, ed.s)
+    assert mass == pytest.approx(fp.rank, abs=2e-3)
+    assert ed.atom == pytest.approx(1 - fp.rank)
+    assert np.all(ed.density[ed.s < ed.lower_edge] == 0)
+
+
+def test_kappa_min_above_kappa_star_fig3():
+    """Fig. 3: kappa = 1, kappa* = 0.3, Delta = 0, small lambda: kappa_min peaks ~0.52 near alpha ~ 0.32 and
+    returns towards kappa* at large alpha."""
+    s = Setting(0.3, 1.0, 0.3, lam=0.001)
+    curve = fixed_point_curve(s, np.linspace(0.05, 0.75, 29))
+    i = int(np.argmax(curve.rank))
+    assert curve.rank[i] == pytest.approx(0.52, abs=0.03)
+    assert abs(curve.alpha[i] - 0.32) < 0.04
+    assert curve.rank[-1] < 0.36
+
+
+@pytest.mark.parametrize("call", [
+    lambda: fixed_point("not a setting"),
+    lambda: fixed_point(Setting(0.3, 0.5, 0.3), tol=-1),
+    lambda: fixed_point_curve(Setting(0.3, 0.5, 0.3, lam=0.1), [0.1, -0.2]),
+    lambda: fixed_point_curve(Setting(0.3, 0.5, 0.3, lam=0.1), []),
+    lambda: xi_branch(Setting(0.3, 0.5, 0.3, lam=0.1), [0.0, 1.0]),
+])
+def test_bad_input(call):
+    with pytest.raises(ValueError):
+        call()
+
+
+def test_exports():
+    assert qnn.fixed_point is fixed_point and qnn.thresholds.alpha_pr is thresholds.alpha_pr
+    assert issubclass(FixedPointError, RuntimeError)
