@@ -160,6 +160,18 @@ class ConvergenceResult:
     def reps(self) -> int:
         return self.mse.shape[0]
 
+    def summary(self) -> dict[str, float]:
+        """Mean and spread over repetitions: ``{name}_mean``, ``{name}_std`` (ddof=1; 0 for one repetition) for
+        mse, loss, ise, rank, plus ``n_converged``. With a binding width cap, repetitions can sit in different local
+        minima: report the spread, not only the mean."""
+        out: dict[str, float] = {}
+        for name in ("mse", "loss", "ise", "rank"):
+            values = getattr(self, name)
+            out[f"{name}_mean"] = float(values.mean())
+            out[f"{name}_std"] = float(values.std(ddof=1)) if values.size > 1 else 0.0
+        out["n_converged"] = int(self.converged.sum())
+        return out
+
 
 # ---------------------------------------------------------------------------------------------------------------
 # helpers

@@ -172,6 +172,9 @@ def test_train_to_convergence_reaches_a_stationary_point():
         assert result.mse[rep] == pytest.approx(mse(result.S[rep], data.S_star), rel=1e-12)
     np.testing.assert_allclose(result.eigenvalues.sum(axis=1), result.trace * d, rtol=1e-10)
     assert result.rank.shape == (2,) and np.all((result.rank > 0) & (result.rank <= 1))
+    summary = result.summary()
+    assert summary["mse_mean"] == pytest.approx(result.mse.mean())
+    assert summary["rank_std"] == pytest.approx(result.rank.std(ddof=1)) and summary["n_converged"] == 2
 
 
 @pytest.mark.parametrize("features", ["gaussian", "goe"])
