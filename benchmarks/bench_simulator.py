@@ -94,7 +94,7 @@ def main() -> None:
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, numpy {np.__version__}")
     print("| d | n | m | qnn gaussian (ms/step) | qnn goe packed (ms/step) | einsum reference (ms/step) "
           "| speed-up vs einsum | tensor + BLAS matvec (ms/step) | speed-up vs BLAS | max abs step difference |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for d in args.dims:
         n, m, _ = setting.dims(d)
         gens = rep_generators(0, 0)
