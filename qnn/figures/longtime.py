@@ -1,0 +1,131 @@
+"""Figure data of the long-time chapters: regularised long-time limit, spectrum of S, double descent.
+
+Every task is one repetition of :func:`qnn.train_to_convergence` at one parameter point, with the paper's GOE
+features (``features="goe"``; THEORY.md section 6: they match the d = infinity theory already at d = 40-80).
+The long-time limit of gradient flow at ``lambda > 0`` is a stationary point of the regularised loss; it is reached
+by
+
+* ``method="convex"``: accelerated proximal gradient on the convex problem in ``S`` (valid when the width cap does
+  not bind, i.e. the solution has rank <= m);
+* ``method="lbfgs"``: L-BFGS on ``W`` from the gamma-initialisation (the network's own problem, needed when the
+  width cap binds);
+* ``method="auto"``: convex first; if its solution does not fit in the width (rank > m), L-BFGS.
+
+Each result records ``converged`` and the solver's ``reason``: pages count and report unconverged points instead of
+hiding them. Run ``python -m qnn data FIGURE --jobs 2`` with ``OMP_NUM_THREADS=1`` on a shared machine (BLAS
+threads oversubscribing 2 cores made the same runs 40-400x slower here).
+"""
+from __future__ import annotations
+
+from ..conventions import Setting
+from ..figdata import register
+from ..simulation import train_to_convergence
+
+#: Stationarity tolerance (|G W|_F / sqrt(d)) and iteration budget of every long-time run.
+LONGTIME_GTOL = 1e-6
+LONGTIME_MAX_ITER = 20000
+
+#: Coarse alpha grid of the simulations (the theory lines use fine grids).
+ALPHAS = [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6]
+ALPHAS_SMALL = [0.05, 0.15, 0.2, 0.25, 0.3, 0.35, 0.45, 0.6]
+
+#: (kappa, kappa*) pairs of paper Figures 17 and 18.
+PAIRS_17 = [[0.5, 0.2], [0.5, 0.3], [0.5, 0.5], [0.7, 0.3], [0.7, 0.5], [0.7, 0.6], [0.7, 0.7]]
+
+
+def _setting(task: dict) -> Setting:
+    kappa, kappa_star = task["pair"] if "pair" in task else (task["kappa"], task["kappa_star"])
+    return Setting(alpha=task["alpha"], kappa=kappa, kappa_star=kappa_star, noise=task["noise"], lam=task["lam"],
+                   gamma=task.get("gamma", 1.0))
+
+
+def long_time_point(task: dict) -> dict:
+    """One repetition of the long-time limit at the task's parameters (see the module docstring).
+
+    Returns
+    -------
+    dict with ``mse``, ``loss_train``, ``ise``, ``rank`` (fraction of eigenvalues of S above 1e-3 of the largest),
+    ``grad_norm`` (|G W|_F / sqrt(d) at the end point), ``converged`` (bool), ``reason``, ``method`` (the one used),
+    ``n_iter``; with ``task["spectrum"]`` true also ``eigenvalues`` (all d eigenvalues of S, ascending).
+    """
+    setting = _setting(task)
+    requested = task["method"]
+    method = "convex" if requested == "auto" else requested
+    kwargs = dict(d=task["d"], reps=1, seed=task["seed"], features=task["features"], gtol=LONGTIME_GTOL,
+                  max_iter=LONGTIME_MAX_ITER, progress=False)
+    result = train_to_convergence(setting, method=method, **kwargs)
+    if requested == "auto" and not bool(result.converged[0]) and result.reason[0].startswith("width cap"):
+        method = "lbfgs"
+        result = train_to_convergence(setting, method=method, **kwargs)
+    out = {"mse": float(result.mse[0]), "loss_train": float(result.loss[0]), "ise": float(result.ise[0]),
+           "rank": float(result.rank[0]), "grad_norm": float(result.grad_norm[0]),
+           "converged": bool(result.converged[0]), "reason": result.reason[0], "method": method,
+           "n_iter": int(result.n_iter[0])}
+    if task.get("spectrum"):
+        out["eigenvalues"] = [float(v) for v in result.eigenvalues[0]]
+    return out
+
+
+_COMMON = {"features": "goe", "gamma": 1.0}
+
+register("fig2", d=60, reps=5, version="1",
+         grid={"lam": [0.5, 0.1, 0.05], "alpha": ALPHAS},
+         fixed={**_COMMON, "kappa": 0.7, "kappa_star": 0.5, "noise": 0.0, "method": "auto", "spectrum": True},
+         shared_seed=("lam",),
+         description="Long-time MSE, Loss_train and spectrum of S vs alpha, kappa=0.7, kappa*=0.5 (paper Fig. 2)",
+         check_tasks=(0,), check_rtol=1e-4)(long_time_point)
+
+register("fig4", d=60, reps=5, version="1",
+         grid={"lam": [0.1, 0.05, 0.01], "alpha": ALPHAS},
+         fixed={**_COMMON, "kappa": 0.35, "kappa_star": 0.3, "noise": 0.0, "method": "lbfgs", "spectrum": True},
+         shared_seed=("lam",),
+         description="Long-time MSE, Loss_train and spectrum of S vs alpha, kappa=0.35, kappa*=0.3 (paper Fig. 4)",
+         check_tasks=(0,), check_rtol=1e-4)(long_time_point)
+
+register("fig6_noise", d=60, reps=4, version="1",
+         grid={"noise": [0.1, 0.25, 0.5, 1.0], "alpha": ALPHAS},
+         fixed={**_COMMON, "kappa": 0.4, "kappa_star": 0.3, "lam": 0.01, "method": "lbfgs"},
+         shared_seed=("noise",),
+         description="Double descent: MSE vs alpha for several Delta, lambda=0.01 (paper Fig. 6 left)",
+         check_tasks=(0,), check_rtol=1e-4)(long_time_point)
+
+register("fig6_lambda", d=60, reps=4, version="1",
+         grid={"lam": [0.1, 0.05, 0.005], "alpha": ALPHAS},
+         fixed={**_COMMON, "kappa": 0.4, "kappa_star": 0.3, "noise": 1.0, "method": "lbfgs"},
+         shared_seed=("lam",),
+         description="Double descent: MSE vs alpha for several lambda, Delta=1 (paper Fig. 6 right; "
+                     "lambda=0.01 is in fig6_noise)",
+         check_tasks=(0,), check_rtol=1e-4)(long_time_point)
+
+register("fig7", d=60, reps=4, version="1",
+         grid={"lam": [0.1, 0.05, 0.01, 0.005], "alpha": [0.02, 0.05, 0.08, 0.12, 0.16, 0.2, 0.23, 0.26, 0.3, 0.35]},
+         fixed={**_COMMON, "kappa": 0.3, "kappa_star": 0.2, "noise": 0.0, "method": "lbfgs"},
+         shared_seed=("lam",),
+         description="MSE and Loss_train vs alpha as lambda -> 0+, kappa=0.3, kappa*=0.2 (paper Fig. 7)",
+         check_tasks=(0,), check_rtol=1e-4)(long_time_point)
+
+register("fig16", d=40, reps=4, version="1",
+         grid={"lam": [0.1, 0.05, 0.01], "kappa": [0.4, 0.35, 0.32, 0.3], "alpha": ALPHAS_SMALL},
+         fixed={**_COMMON, "kappa_star": 0.3, "noise": 0.0, "method": "lbfgs"},
+         shared_seed=("lam", "kappa"),
+         description="Width dependence near kappa*: MSE and Loss_train vs alpha (paper Fig. 16)",
+         check_tasks=(0,), check_rtol=1e-4)(long_time_point)
+
+register("fig17", d=40, reps=4, version="1",
+         grid={"pair": PAIRS_17, "alpha": ALPHAS_SMALL},
+         fixed={**_COMMON, "lam": 0.1, "noise": 0.0, "method": "auto"},
+         description="MSE and Loss_train vs alpha for 7 (kappa, kappa*) pairs, lambda=0.1, Delta=0 (paper Fig. 17)",
+         check_tasks=(0,), check_rtol=1e-4)(long_time_point)
+
+register("fig18", d=40, reps=4, version="1",
+         grid={"pair": PAIRS_17, "alpha": ALPHAS_SMALL},
+         fixed={**_COMMON, "lam": 0.1, "noise": 0.5, "method": "auto"},
+         description="MSE and ISE vs alpha for 7 (kappa, kappa*) pairs, lambda=0.1, Delta=0.5 (paper Fig. 18)",
+         check_tasks=(0,), check_rtol=1e-4)(long_time_point)
+
+register("fig19", d=40, reps=4, version="1",
+         grid={"kappa": [0.7, 0.5, 0.4, 0.35], "lam": [0.1, 0.025], "alpha": ALPHAS_SMALL},
+         fixed={**_COMMON, "kappa_star": 0.3, "noise": 1.0, "method": "lbfgs"},
+         shared_seed=("lam",),
+         description="Double descent and ISE across widths, Delta=1 (paper Fig. 19)",
+         check_tasks=(0,), check_rtol=1e-4)(long_time_point)
