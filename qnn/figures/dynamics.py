@@ -77,7 +77,7 @@ def dyn_fig12(task: dict) -> dict:
     return {"t": run.t, "mse": run.mse[0], "loss_train": run.loss[0]}
 
 
-@register("dyn_fig13", d=200, reps=2, version="1",
+@register("dyn_fig13", d=400, reps=2, version="1",
           grid={"kappa": [0.8, 0.2], "fraction": [0.25, 0.5, 1.0]},
           fixed={"t_max": 2000.0, "gamma": 1.0},
           description="Oja (population) flow: Dist(t) to the best PSD rank-m approximation (paper Figure 13)")
@@ -148,3 +148,37 @@ def dyn_fig20(task: dict) -> dict:
     kappa, kappa_star, alpha = task["pair"]
     run = _run({**task, "kappa": kappa, "kappa_star": kappa_star, "alpha": alpha}, n_records=3)
     return {"mse": run.mse[0, -1], "loss_train": run.loss[0, -1]}
+
+
+# ------------------------------------------------------------------------------------------------------------
+# DMFT curves from the DMFT member's cached comparisons (book/data/dmft/comparison_*.npz, qnn.dmft_validation)
+# ------------------------------------------------------------------------------------------------------------
+def dmft_learning_curves(kappa: float = 0.4, kappa_star: float = 0.3, lam: float = 0.01, gamma: float = 1.0,
+                         data_dir=None, problems: list | None = None
+                         ) -> dict[tuple[float, float], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Cached DMFT MSE(t) curves matching the given (kappa, kappa*, lambda, gamma), keyed by (noise, alpha).
+
+    Reads the comparison files written by ``python -m qnn.dmft_validation`` (``book/data/dmft/comparison_*.npz``);
+    nothing is computed. Returns ``{(noise, alpha): (t, dmft_mse, dmft_mse_stderr)}`` (empty if none matches).
+    A file that cannot be read (e.g. written by an older format) raises, unless a list ``problems`` is given:
+    then the file is skipped and ``"<file>: <error>"`` is appended to it, for the page to report.
+    """
+    from pathlib import Path
+
+    from ..dmft_validation import Comparison
+
+    folder = Path(data_dir) if data_dir is not None else Path(__file__).resolve().parents[2] / "book" / "data" / "dmft"
+    curves = {}
+    for path in sorted(folder.glob("comparison_*.npz")):
+        try:
+            comparison = Comparison.load(path)
+        except (TypeError, KeyError, ValueError, OSError) as error:
+            if problems is None:
+                raise
+            problems.append(f"{path.name}: {type(error).__name__}: {error}")
+            continue
+        s = comparison.setting
+        if (s.kappa, s.kappa_star, s.lam, s.gamma) == (kappa, kappa_star, lam, gamma):
+            curves[(s.noise, s.alpha)] = (np.asarray(comparison.t), np.asarray(comparison.dmft_mse),
+                                          np.asarray(comparison.dmft_mse_se))
+    return curves
