@@ -6,6 +6,8 @@ Subcommands
     Regenerate (or resume) the cached simulation data of the book (``book/data/FIGURE.json``); all registered
     figures when none is named. ``--list`` lists them with their defaults, ``--check`` reports which caches are
     missing or stale without computing anything.
+``voila [APP] [--port P] [--browser] [--list]``
+    Serve the interactive Voila apps (``apps/*.md``, see :mod:`qnn.voila`) on 127.0.0.1.
 
 To add a subcommand: write ``_add_NAME(subparsers)`` that creates its parser and sets ``handler``, and append it
 to ``SUBCOMMANDS``.
@@ -17,6 +19,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from . import figdata
+from .voila import add_voila_subcommand
 
 
 def _positive_or_all(text: str) -> int:
@@ -87,7 +90,7 @@ def _add_data(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_data)
 
 
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_data]
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_data, add_voila_subcommand]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

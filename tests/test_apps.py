@@ -1,0 +1,224 @@
+"""Tests of the Voila apps without a browser: launcher, computations, widget callbacks, bad input."""
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import numpy as np
+import pytest
+
+from qnn import Setting, apps, thresholds
+from qnn.__main__ import main
+from qnn.fixed_point import fixed_point
+from qnn.voila import APPS, app_source, build_app_notebooks, serve, voila_command
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# launcher
+# ---------------------------------------------------------------------------------------------------------------
+def test_app_notebooks_convert_and_are_thin(tmp_path):
+    paths = build_app_notebooks(build_dir=tmp_path)
+    assert [p.stem for p in paths] == list(APPS)
+    for name, path in zip(APPS, paths):
+        notebook = json.loads(path.read_text())
+        code = ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"]
+        assert len(code) == 1 and "from qnn.apps import" in code[0], name   # logic lives in qnn.apps
+        assert notebook["metadata"]["kernelspec"]["name"] == "python3"
+        assert "jupytext" not in notebook["metadata"]
+    # not rewritten when up to date, rewritten when forced
+    stamp = paths[0].stat().st_mtime_ns
+    time.sleep(0.01)
+    assert build_app_notebooks(["double_descent"], build_dir=tmp_path)[0].stat().st_mtime_ns == stamp
+    assert build_app_notebooks(["double_descent"], build_dir=tmp_path, force=True)[0].stat().st_mtime_ns != stamp
+
+
+def test_voila_command_uses_local_host_and_tooling_flags(tmp_path):
+    command = voila_command(tmp_path / "x.ipynb", 8123)
+    assert "--Voila.ip=127.0.0.1" in command and "--port=8123" in command and "--no-browser" in command
+    assert "--VoilaConfiguration.extension_denylist=jupyterlab-jupytext" in command
+    assert "--no-browser" not in voila_command(tmp_path, 8123, open_browser=True)
+
+
+@pytest.mark.parametrize("port", [0, 70000, -1, 1.5, True])
+def test_voila_command_rejects_bad_port(port, tmp_path):
+    with pytest.raises(ValueError, match="port"):
+        voila_command(tmp_path, port)
+
+
+def test_unknown_app_and_bad_port_are_value_errors():
+    with pytest.raises(ValueError, match="app must be one of"):
+        app_source("nope")
+    with pytest.raises(ValueError, match="app must be one of"):
+        serve("nope")
+    with pytest.raises(ValueError, match="port"):
+        serve("spectrum", port=-3)
+
+
+def test_cli_lists_apps(capsys):
+    assert main(["voila", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in APPS)
+    with pytest.raises(SystemExit):
+        main(["voila", "not_an_app"])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# computations
+# ---------------------------------------------------------------------------------------------------------------
+def test_double_descent_curve_points_are_fixed_points():
+    curves = apps.double_descent_curves(0.4, 0.3, 0.5, 0.05)
+    assert np.all(np.diff(curves.alpha) > 0)
+    low, high = curves.alpha_range
+    assert curves.alpha[0] <= low * 1.5 and curves.alpha[-1] >= high * 0.9   # the window is covered
+    for i in (5, len(curves.alpha) // 2, len(curves.alpha) - 3):
+        fp = fixed_point(Setting(alpha=float(curves.alpha[i]), kappa=0.4, kappa_star=0.3, noise=0.5, lam=0.05))
+        assert fp.converged
+        assert curves.mse[i] == pytest.approx(fp.mse, rel=1e-6)
+        assert curves.loss[i] == pytest.approx(fp.loss, rel=1e-6, abs=1e-12)
+        assert curves.ise[i] == pytest.approx(fp.ise, rel=1e-6)
+
+
+def test_double_descent_peak_moves_to_noisy_interpolation_threshold():
+    """lambda -> 0+: the MSE peak sits at alpha_inter(kappa, kappa*, Delta) (paper Fig. 6), and the peak moves
+    with Delta as the noisy threshold does."""
+    peaks = {}
+    for noise in (0.5, 1.0):
+        curves = apps.double_descent_curves(0.4, 0.3, noise, 0.0)
+        window = curves.alpha > 0.15
+        peaks[noise] = curves.alpha[window][np.argmax(curves.mse[window])]
+        assert peaks[noise] == pytest.approx(thresholds.alpha_inter(0.4, 0.3, noise), abs=0.01)
+        assert curves.thresholds["alpha_inter_noisy"] == pytest.approx(thresholds.alpha_inter(0.4, 0.3, noise))
+    assert peaks[1.0] < peaks[0.5]
+
+
+def test_noiseless_lambda_zero_reports_perfect_recovery():
+    curves = apps.double_descent_curves(0.5, 0.3, 0.0, 0.0)
+    assert curves.perfect_from == pytest.approx(thresholds.alpha_pr_plus(0.5, 0.3))
+    assert any("α_PR⁺" in text for _, text in curves.notes)
+    assert np.all(curves.mse[curves.alpha < curves.perfect_from * 0.98] > 0)
+
+
+def test_thresholds_undefined_below_teacher_width_with_message():
+    values = apps.threshold_values(0.2, 0.3)
+    assert values["alpha_bo"] == pytest.approx(0.255)
+    assert math.isnan(values["alpha_pr"]) and math.isnan(values["alpha_pr_plus"])
+    curves = apps.double_descent_curves(0.2, 0.3, 0.0, 0.01)
+    assert any(kind == "warning" and "narrower" in text for kind, text in curves.notes)
+    assert "none (κ &lt; κ*)" in apps.threshold_legend_html(values)
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(kappa=-0.1, kappa_star=0.3, noise=0.0, lam=0.1), "kappa"),
+    (dict(kappa=0.4, kappa_star=0.0, noise=0.0, lam=0.1), "kappa_star"),
+    (dict(kappa=0.4, kappa_star=0.3, noise=-1.0, lam=0.1), "noise"),
+    (dict(kappa=0.4, kappa_star=0.3, noise=0.0, lam=math.nan), "lam"),
+])
+def test_double_descent_bad_input(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        apps.double_descent_curves(**kwargs)
+
+
+def test_double_descent_bad_window():
+    with pytest.raises(ValueError, match="alpha_range"):
+        apps.double_descent_curves(0.4, 0.3, 0.0, 0.1, alpha_range=(0.5, 0.1))
+
+
+def test_threshold_curves_match_reference_values():
+    curves = apps.threshold_curves(0.3)
+    assert curves.alpha_bo == pytest.approx(0.255)
+    assert curves.alpha_pr_plus[0] == pytest.approx(0.255, abs=1e-6)      # alpha_PR+(kappa*, kappa*) = alpha_BO
+    assert np.interp(0.5, curves.kappa, curves.alpha_pr_plus) == pytest.approx(0.3270, abs=2e-3)
+    assert curves.alpha_pr[-1] == pytest.approx(0.3775, abs=1e-3)          # plateau (THEORY.md section 4)
+    assert np.all(curves.alpha_pr <= curves.counting + 1e-12)
+    with pytest.raises(ValueError, match="kappa_max"):
+        apps.threshold_curves(0.3, kappa_max=0.2)
+
+
+def test_inspect_point_density_is_normalised_and_regime_is_right():
+    point = apps.inspect_point(0.5, 0.3, 0.3, 0.01)
+    fp = point.fixed_point
+    assert point.atom == pytest.approx(1 - fp.rank)
+    # the non-zero part integrates to ~1 (trapezoid on 300 points; square-root edges cost ~1e-2)
+    assert np.trapezoid(point.density, point.s) == pytest.approx(1.0, abs=0.03)
+    assert "does not recover" in point.regime               # 0.3 < alpha_PR+(0.5, 0.3) = 0.327
+    assert "recovers S* (α ≥ α_PR⁺" in apps.inspect_point(0.5, 0.3, 0.34, 0.01).regime
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# widgets (synchronous: delay = 0)
+# ---------------------------------------------------------------------------------------------------------------
+def test_double_descent_app_updates_figure_and_reports_messages():
+    app = apps.DoubleDescentApp(delay=0)
+    before = np.array(app.figure.data[0].y, dtype=float)
+    app.kappa.value = 0.6
+    after = np.array(app.figure.data[0].y, dtype=float)
+    assert before.shape != after.shape or not np.allclose(before, after, equal_nan=True)
+    assert app.n_updates == 2 and app.last_update_seconds > 0
+    assert "updated in" in app.busy.value
+    app.kappa.value = 0.1                              # below kappa*: a message, no exception
+    assert any("narrower" in text for _, text in app.messages)
+    assert "qnn-app-warning" in app.status.value
+    app.lam_zero.value = True
+    app.add_simulation_points()                        # lambda = 0: refused with a message, nothing trained
+    assert "need λ &gt; 0" in app.status.value
+
+
+def test_app_shows_error_message_instead_of_traceback(monkeypatch):
+    app = apps.DoubleDescentApp(delay=0)
+    shown = np.array(app.figure.data[0].y, dtype=float)
+
+    def fail(*args, **kwargs):
+        raise ValueError("kappa must be in (0, inf), got -1")
+
+    monkeypatch.setattr(apps, "double_descent_curves", fail)
+    app.noise.value = 1.0
+    assert "qnn-app-error" in app.status.value and "kappa must be" in app.status.value
+    np.testing.assert_array_equal(np.array(app.figure.data[0].y, dtype=float), shown)   # last valid figure kept
+
+
+def test_phase_diagram_app_inspects_clicked_point():
+    app = apps.PhaseDiagramApp(delay=0)
+    app.kappa_star.value = 0.5
+    assert np.array(app.figure.data[0].y)[0] == pytest.approx(thresholds.alpha_bo(0.5))
+
+    class Points:
+        xs, ys = [0.8], [0.45]
+
+    app._on_click(None, Points(), None)
+    assert app.kappa.value == pytest.approx(0.8) and app.alpha.value == pytest.approx(0.45)
+    assert list(app.figure.data[6].x) == [pytest.approx(0.8)]
+    assert app.inspection.setting.alpha == pytest.approx(0.45)
+    assert "MSE =" in app.info.value
+
+
+def test_spectrum_app_theory_without_training():
+    app = apps.SpectrumApp(delay=0, auto_train=False)
+    y0 = np.array(app.figure.data[1].y, dtype=float)
+    app.lam.value = 0.2
+    assert not np.allclose(y0, np.array(app.figure.data[1].y, dtype=float))
+    assert app.trained is None and any("train now" in text for _, text in app.messages)
+
+
+def test_debouncer_coalesces_a_burst():
+    calls = []
+    debounced = apps.Debouncer(0.05, lambda: calls.append(time.perf_counter()))
+    for _ in range(5):
+        debounced()
+    debounced.wait()
+    assert len(calls) == 1
+    with pytest.raises(ValueError, match="delay"):
+        apps.Debouncer(-1.0, lambda: None)
+
+
+def test_simulation_points_need_lambda():
+    with pytest.raises(ValueError, match="lam"):
+        apps.simulation_points(0.4, 0.3, 0.0, 0.0, [0.2])
+
+
+def test_trained_spectrum_small():
+    result = apps.trained_spectrum(Setting(alpha=0.4, kappa=0.7, kappa_star=0.5, lam=0.1), d=12, reps=1)
+    assert result.eigenvalues.size > 0 and np.all(result.eigenvalues > result.cutoff)
+    assert 0 <= result.zero_fraction < 1
+    assert apps.trained_spectrum(Setting(alpha=0.4, kappa=0.7, kappa_star=0.5, lam=0.1), d=12,
+                                 cancelled=lambda: True) is None

@@ -1,0 +1,148 @@
+"""Browser tests of the Voila apps (marker ``browser``; needs /usr/bin/chromium, playwright and voila).
+
+For each app: convert its notebook (:func:`qnn.voila.build_app_notebooks`), start Voila on a free port of
+127.0.0.1 (:func:`qnn.voila.voila_command`, the command ``python -m qnn voila`` runs), open it in headless
+Chromium with every non-local request blocked, wait for the sliders and the plotly figure, then focus the first
+slider's handle and press ArrowRight a few times. Each press must change the figure's data (the plotly graph
+div's ``data``), the time from key press to changed data is the measured update latency, and no unexpected
+JavaScript error may occur.
+
+Run:  ``python -m pytest -m browser tests/test_browser_apps.py``. With ``QNN_APPS_LATENCY_FILE=path.json`` the
+measured latencies are written there (``benchmarks/bench_apps.py --browser`` does this).
+"""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from qnn.voila import APPS, build_app_notebooks, free_port, voila_command
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+#: Console messages that are not errors of the apps.
+BENIGN_ERRORS = ("Failed to load resource",)   # blocked non-local requests (checked separately)
+N_PRESSES = 3
+START_TIMEOUT_S = 60
+READY_TIMEOUT_MS = 150_000     # kernel start + first computation on 2 busy cores
+
+
+def _figure_data_js() -> str:
+    return """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(div =>
+        JSON.stringify((div.data || []).map(t => [t.x ? Array.from(t.x).slice(0, 400) : null,
+                                                  t.y ? Array.from(t.y).slice(0, 400) : null])))"""
+
+
+def _wait_for_server(url: str, process: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"voila exited with status {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=5):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"voila did not answer at {url} within {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def notebooks():
+    return dict(zip(APPS, build_app_notebooks()))
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} not found: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM),
+            args=CHROMIUM_FLAGS, headless=True)
+        yield context
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def latencies():
+    results: dict[str, dict] = {}
+    yield results
+    path = os.environ.get("QNN_APPS_LATENCY_FILE")
+    if path and results:
+        Path(path).write_text(json.dumps(results, indent=2))
+
+
+@pytest.mark.parametrize("app", list(APPS))
+def test_app_loads_and_slider_changes_figure(app, notebooks, browser, latencies, tmp_path):
+    port = free_port()
+    log = (tmp_path / "voila.log").open("w")
+    process = subprocess.Popen(voila_command(notebooks[app], port), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for_server(base + "/", process, START_TIMEOUT_S)
+        page = browser.new_page()
+        errors: list[str] = []
+        blocked: list[str] = []
+
+        def route(route_request):
+            url = route_request.request.url
+            if url.startswith(base) or url.startswith("data:") or url.startswith("blob:"):
+                route_request.continue_()
+            else:
+                blocked.append(url)
+                route_request.abort()
+
+        page.route("**/*", route)
+        page.on("pageerror", lambda error: errors.append(f"pageerror: {error}"))
+        page.on("console", lambda message: errors.append(f"console: {message.text}")
+                if message.type == "error" else None)
+        start = time.monotonic()
+        page.goto(base + "/", wait_until="load", timeout=READY_TIMEOUT_MS)
+        handle = page.locator(".widget-slider .noUi-handle").first
+        handle.wait_for(state="visible", timeout=READY_TIMEOUT_MS)
+        page.wait_for_function("() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                               ".some(div => (div.data || []).some(t => t.x && t.x.length > 0))",
+                               timeout=READY_TIMEOUT_MS)
+        page.wait_for_function("() => (document.querySelector('.qnn-app-busy') || {}).textContent"
+                               "?.includes('updated in')", timeout=READY_TIMEOUT_MS)
+        load_seconds = time.monotonic() - start
+        assert page.locator(".qnn-app-error").count() == 0, page.locator(".qnn-app-status").all_inner_texts()
+        measured = []
+        for _ in range(N_PRESSES):
+            before = page.evaluate(_figure_data_js())
+            handle.focus()
+            pressed = time.monotonic()
+            page.keyboard.press("ArrowRight")
+            page.wait_for_function(f"(before) => ({_figure_data_js()})().join('|') !== before.join('|')",
+                                   arg=before, timeout=60_000, polling=20)
+            measured.append(time.monotonic() - pressed)
+            page.wait_for_function("() => (document.querySelector('.qnn-app-busy') || {}).textContent"
+                                   "?.includes('updated in')", timeout=60_000)
+        status = page.locator(".qnn-app-status").all_inner_texts()
+        assert page.locator(".qnn-app-error").count() == 0, f"{app}: error message after slider move: {status}"
+        non_local = [u for u in blocked if not u.startswith("data:")]
+        unexpected = [e for e in errors if not any(b in e for b in BENIGN_ERRORS)]
+        assert unexpected == [], f"{app}: JavaScript errors {unexpected} (blocked requests: {non_local[:5]})"
+        latencies[app] = {"load_seconds": round(load_seconds, 2), "slider_to_figure_seconds":
+                          [round(v, 3) for v in measured], "median_seconds": round(statistics.median(measured), 3)}
+        print(f"{app}: page ready in {load_seconds:.1f} s, slider-to-figure latency {latencies[app]}")
+        page.close()
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
