@@ -87,6 +87,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--t-max", type=float, default=1000.0, help="time-to-solution run length (0 to skip)")
     parser.add_argument("--solution-dims", type=int, nargs="+", default=[40])
+    parser.add_argument("--accuracy", action="store_true", help="also measure the step-size error (d = 30)")
     args = parser.parse_args()
     setting = Setting(alpha=0.5, kappa=0.7, kappa_star=0.3, noise=0.1, lam=0.01)
     eta = 5e-3
@@ -124,6 +125,30 @@ def main() -> None:
 
     if args.t_max > 0:
         time_to_solution(args.t_max, args.solution_dims)
+    if args.accuracy:
+        integrator_accuracy()
+
+
+def integrator_accuracy(d: int = 30, reps: int = 2) -> None:
+    """Max relative error of MSE(t) and Loss_train(t), t in [0.02, 100], against RK23 at rtol = 1e-8."""
+    from qnn import simulate
+
+    times = np.array([0.02, 0.1, 0.5, 1, 2, 5, 10, 20, 50, 100])
+    print(f"\n# step-size error at d = {d}, {reps} reps, vs rtol = 1e-8 (max over reps and times)")
+    print("| setting | integrator | gradients | max rel. error MSE | max rel. error Loss_train |")
+    print("|---|---|---|---|---|")
+    for setting in (Setting(alpha=0.5, kappa=0.7, kappa_star=0.3),
+                    Setting(alpha=1.0, kappa=1.0, kappa_star=0.5, noise=0.25, lam=0.01)):
+        label = f"alpha={setting.alpha:g} kappa={setting.kappa:g} kappa*={setting.kappa_star:g} " \
+                f"Delta={setting.noise:g} lambda={setting.lam:g}"
+        ref = simulate(setting, d, 100.0, reps=reps, times=times, rtol=1e-8, atol=1e-11, progress=False)
+        for options in ({"rtol": 1e-3}, {"rtol": 1e-4}, {"rtol": 1e-5}, {"eta": 5e-3}, {"eta": 2.5e-3}):
+            run = simulate(setting, d, 100.0, reps=reps, times=times, progress=False, **options)
+            error_mse = np.max(np.abs(run.mse - ref.mse) / ref.mse)
+            error_loss = np.max(np.abs(run.loss - ref.loss) / ref.loss)
+            name = f"RK23 rtol={options['rtol']:g}" if "rtol" in options else f"GD eta={options['eta']:g}"
+            print(f"| {label} | {name} | {int(run.n_gradients.mean())} | {error_mse:.1e} | {error_loss:.1e} |",
+                  flush=True)
 
 
 def time_to_solution(t_max: float, dims: list[int]) -> None:
