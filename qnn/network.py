@@ -21,7 +21,7 @@ from .data import Dataset
 
 __all__ = ["predictions", "residuals", "gradient_matrix", "flow_velocity", "loss_train", "ise", "mse",
            "objective", "objective_and_gradient", "population_gradient_matrix", "population_flow_velocity",
-           "stationarity"]
+           "stationarity", "hessian_vector_product", "largest_hessian_eigenvalue"]
 
 
 def _gram(S: np.ndarray | None, W: np.ndarray | None) -> np.ndarray:
@@ -126,3 +126,59 @@ def stationarity(G: np.ndarray, S: np.ndarray) -> float:
     d = S.shape[0]
     value = float(np.einsum("ij,ji->", G @ S, G)) / d
     return math.sqrt(max(value, 0.0))
+
+
+def hessian_vector_product(data: Dataset, W: np.ndarray, V: np.ndarray, lam: float = 0.0) -> np.ndarray:
+    """Directional derivative of the flow velocity, ``D(G W)[V] = d * Hess_W L [V]`` (d x m), exactly.
+
+    ``D(G W)[V] = (d/n) sum_mu tr(Z_mu (W V^T + V W^T)) Z_mu W + G V``. Its largest eigenvalue bounds the stable
+    step of explicit integrators: GD is stable near a minimum for ``eta < 2 / lambda_max``.
+    """
+    lam = check_nonnegative("lam", lam)
+    W = np.asarray(W, dtype=float)
+    V = np.asarray(V, dtype=float)
+    if V.shape != W.shape:
+        raise ValueError(f"V must have the shape of W {W.shape}, got {V.shape}")
+    f, cache = data.predict_with_cache(W)
+    scale = data.d / data.n
+    WVt = W @ V.T
+    df = data.predict(WVt + WVt.T)
+    return (data.weighted_features_times(df * scale, W, cache=cache)
+            + data.weighted_features_times((f - data.y) * scale, V) + 2.0 * lam * V)
+
+
+def largest_hessian_eigenvalue(data: Dataset, W: np.ndarray, lam: float = 0.0, *, n_iter: int = 100,
+                               rtol: float = 1e-6, seed: int = 0) -> float:
+    """Largest-magnitude eigenvalue of ``V -> D(G W)[V]`` (the Hessian of ``d L`` in W) by power iteration.
+
+    Parameters
+    ----------
+    n_iter : int
+        Maximum power iterations (>= 1).
+    rtol : float
+        Stop when the Rayleigh quotient changes by less than ``rtol`` (relative).
+    seed : int
+        Seed of the random start vector.
+
+    Raises
+    ------
+    RuntimeError
+        If the iteration has not converged to ``rtol`` within ``n_iter`` steps (eigenvalues nearly degenerate in
+        magnitude); the message gives the last estimate.
+    """
+    W = np.asarray(W, dtype=float)
+    V = np.random.default_rng(seed).standard_normal(W.shape)
+    V /= np.linalg.norm(V)
+    estimate = 0.0
+    for _ in range(n_iter):
+        HV = hessian_vector_product(data, W, V, lam)
+        new = float(np.sum(V * HV))
+        norm = float(np.linalg.norm(HV))
+        if norm == 0.0:
+            return 0.0
+        V = HV / norm
+        if abs(new - estimate) <= rtol * abs(new):
+            return new
+        estimate = new
+    raise RuntimeError(f"power iteration did not converge in {n_iter} steps (last estimate {estimate:.6g}); "
+                       "raise n_iter or rtol")

@@ -94,3 +94,24 @@ def test_bad_inputs():
         flow_velocity(data, W[:-1], 0.0)
     with pytest.raises(ValueError, match="lam"):
         objective(data, W, -0.1)
+
+
+@pytest.mark.parametrize("features", ["gaussian", "goe"])
+def test_hessian_vector_product_and_top_eigenvalue(features):
+    from qnn.network import hessian_vector_product, largest_hessian_eigenvalue
+
+    data, W = problem(features, d=6)
+    V = np.random.default_rng(2).standard_normal(W.shape)
+    h = 1e-6
+    numeric = (flow_velocity(data, W + h * V, SETTING.lam) - flow_velocity(data, W - h * V, SETTING.lam)) / (2 * h)
+    np.testing.assert_allclose(hessian_vector_product(data, W, V, SETTING.lam), numeric, rtol=1e-6, atol=1e-8)
+    # dense Hessian from the HVP on a basis: symmetric (gradient flow), and power iteration finds its top eigenvalue
+    size = W.size
+    H = np.column_stack([hessian_vector_product(data, W, e.reshape(W.shape), SETTING.lam).ravel()
+                         for e in np.eye(size)])
+    np.testing.assert_allclose(H, H.T, atol=1e-10)
+    eigenvalues = np.linalg.eigvalsh(H)
+    top = eigenvalues[np.argmax(np.abs(eigenvalues))]
+    assert largest_hessian_eigenvalue(data, W, SETTING.lam, n_iter=5000, rtol=1e-10) == pytest.approx(top, rel=1e-5)
+    with pytest.raises(RuntimeError, match="did not converge"):
+        largest_hessian_eigenvalue(data, W, SETTING.lam, n_iter=2, rtol=1e-14)

@@ -295,3 +295,29 @@ def test_train_to_convergence_matches_long_simulation_at_d40():
     assert end.converged.all(), end.reason
     print("flow", flow.mse[:, -1], "lbfgs", end.mse, "iterations", end.n_iter)
     np.testing.assert_allclose(flow.mse[:, -1], end.mse, rtol=1e-3)
+
+
+def test_gd_stability_bound_from_the_largest_hessian_eigenvalue():
+    """Near a minimum GD is stable for eta < 2/lambda_max and unstable above (power-iteration estimate)."""
+    from qnn.network import largest_hessian_eigenvalue
+
+    d = 10
+    end = train_to_convergence(REGULARISED, d, reps=1, seed=3, gtol=1e-8, method="convex", progress=False)
+    data = make_dataset(REGULARISED, d, rep_generators(3, 0), "gaussian")
+    _, m, _ = REGULARISED.dims(d)
+    values, vectors = np.linalg.eigh(end.S[0])
+    W_min = np.zeros((d, m))
+    W_min[:, :d] = vectors * np.sqrt(np.clip(values, 0, None))          # m = 12 >= d: any S >= 0 is reachable
+    top = largest_hessian_eigenvalue(data, W_min, REGULARISED.lam, n_iter=2000, rtol=1e-9)
+    assert 1 < top < 1000
+    distances = {}
+    for factor in (0.9, 1.1):
+        W = W_min + 1e-4 * np.random.default_rng(0).standard_normal(W_min.shape)
+        eta = factor * 2 / top
+        for _ in range(1500):
+            W = W - eta * flow_velocity(data, W, REGULARISED.lam)
+            if np.abs(W).max() > 1e3:
+                break
+        distances[factor] = np.linalg.norm(W @ W.T - end.S[0])
+    assert distances[0.9] < 1e-3
+    assert distances[1.1] > 0.1
