@@ -7,7 +7,8 @@ Conventions
 * Features, ``"gaussian"`` (the network itself): ``Z_mu = (x_mu x_mu^T - I) / sqrt(d)``, ``x_mu ~ N(0, I_d)``;
   only the inputs ``X`` (n x d) are stored and the n x d x d tensor is never formed.
   ``"goe"`` (the paper's simulation model): ``Z_mu = (H + H^T) / sqrt(2 d)``, ``H_ij ~ N(0, 1)``, stored packed
-  (upper triangle, see :class:`Dataset`); ``Dataset.Z`` unpacks it to (n x d x d). Both have ``E Z_ij^2 = 1/d`` (i != j), ``2/d`` (i = j).
+  (upper triangle, see :class:`Dataset`); ``Dataset.Z`` unpacks it to (n x d x d).
+  Both have ``E Z_ij^2 = 1/d`` (i != j), ``2/d`` (i = j).
 * Labels ``y_mu = tr(S* Z_mu) + sqrt(Delta) xi_mu``.
 
 All randomness comes from a :class:`numpy.random.Generator` passed in by the caller. :func:`rep_generators` gives

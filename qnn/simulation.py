@@ -12,7 +12,8 @@ alpha = 0.5, kappa = 0.7, kappa* = 0.3), so at late times the step settles at th
 instead of the paper's fixed ``eta = 5e-3``: about 20000 steps (60000 gradients) for ``t_max = 1000``.
 The step-size error is measured (``benchmarks/bench_simulator.py --accuracy``; asserted in
 ``tests/test_simulation.py``): against ``rtol=1e-8`` the default is within ~5e-5 (relative) in MSE(t) and ~1e-4 in
-Loss_train(t), far inside a 0.5% budget, and costs no more gradients than ``rtol=1e-3`` (stability-limited). ``eta=<float>`` runs plain gradient descent ``W <- W - eta G W`` instead (the paper's discrete scheme,
+Loss_train(t), far inside a 0.5% budget, and costs no more gradients than ``rtol=1e-3`` (stability-limited).
+``eta=<float>`` runs plain gradient descent ``W <- W - eta G W`` instead (the paper's discrete scheme,
 time ``t = eta * step``; record times are rounded to multiples of ``eta``), which carries an O(eta) error relative
 to the flow.
 
@@ -44,7 +45,7 @@ from .network import (flow_velocity, gradient_matrix, ise, loss_train, mse, obje
                       population_flow_velocity, stationarity)
 
 __all__ = ["SimulationResult", "ConvergenceResult", "simulate", "train_to_convergence", "record_times",
-           "DEFAULT_RTOL", "DEFAULT_ATOL"]
+           "integrate_flow", "DEFAULT_RTOL", "DEFAULT_ATOL"]
 
 DEFAULT_RTOL = 1e-4
 DEFAULT_ATOL = 1e-7
@@ -229,9 +230,35 @@ def _rep_problem(setting: Setting, d: int, features: str, seed: int, rep: int) -
     return data, init_student(d, m, setting.gamma, gens.init)
 
 
-def _integrate(velocity: Callable[[np.ndarray], np.ndarray], W0: np.ndarray, t: np.ndarray, eta: float | None,
-               rtol: float, atol: float, on_record: Callable[[int, np.ndarray], None]) -> int:
-    """Integrate ``dW/dt = -velocity(W)`` from ``W0``, calling ``on_record(k, W(t[k]))``; return #gradients."""
+def integrate_flow(velocity: Callable[[np.ndarray], np.ndarray], W0: np.ndarray, t: np.ndarray, eta: float | None,
+                   rtol: float, atol: float, on_record: Callable[[int, np.ndarray], None]) -> int:
+    """Integrate ``dW/dt = -velocity(W)`` from ``W0`` exactly as :func:`simulate` does.
+
+    Parameters
+    ----------
+    velocity : callable
+        ``W -> G W`` (e.g. :func:`qnn.network.flow_velocity` or :func:`qnn.network.population_flow_velocity`).
+    W0 : numpy.ndarray
+        Initial weights (d x m).
+    t : numpy.ndarray
+        Increasing record times starting at 0 (for GD: multiples of ``eta``).
+    eta : float or None
+        ``None``: adaptive RK23 with ``rtol``, ``atol``; else GD with step ``eta``.
+    on_record : callable
+        Called as ``on_record(k, W(t[k]))`` for every k (in order; ``W`` may be a view: copy to keep it).
+
+    Returns
+    -------
+    int
+        Number of gradient (velocity) evaluations.
+
+    Raises
+    ------
+    FloatingPointError
+        If the weights blow up (GD above its stability bound).
+    RuntimeError
+        If the RK23 solver fails.
+    """
     shape = W0.shape
     blow_up = 1e8 * max(1.0, float(np.abs(W0).max(initial=0.0)))
 
@@ -273,6 +300,9 @@ def _integrate(velocity: Callable[[np.ndarray], np.ndarray], W0: np.ndarray, t: 
     return int(solver.nfev)
 
 
+_integrate = integrate_flow   # former private name, still imported by qnn.dmft_validation
+
+
 def _simulate_rep(setting: Setting, d: int, t: np.ndarray, features: str, eta: float | None, seed: int,
                   rep: int, record_spectrum: bool, record_predictions: bool, population_control: bool,
                   rtol: float, atol: float, tick: Callable[[], None] | None = None) -> dict[str, np.ndarray]:
@@ -300,8 +330,8 @@ def _simulate_rep(setting: Setting, d: int, t: np.ndarray, features: str, eta: f
         if tick is not None:
             tick()
 
-    out["n_gradients"] = np.array(_integrate(lambda W: flow_velocity(data, W, setting.lam), W0, t, eta, rtol, atol,
-                                             on_record))
+    n_gradients = integrate_flow(lambda W: flow_velocity(data, W, setting.lam), W0, t, eta, rtol, atol, on_record)
+    out["n_gradients"] = np.array(n_gradients)
     out["S_star"] = data.S_star
     if population_control:
         mse_pop = np.empty(T)
@@ -309,7 +339,7 @@ def _simulate_rep(setting: Setting, d: int, t: np.ndarray, features: str, eta: f
         def on_record_pop(k: int, W: np.ndarray) -> None:
             mse_pop[k] = mse(W @ W.T, data.S_star)
 
-        _integrate(lambda W: population_flow_velocity(W, data.S_star, setting.lam), W0, t, eta, rtol, atol,
+        integrate_flow(lambda W: population_flow_velocity(W, data.S_star, setting.lam), W0, t, eta, rtol, atol,
                    on_record_pop)
         out["mse_pop"] = mse_pop
     return out
@@ -340,7 +370,8 @@ def _run_reps(function: Callable[..., dict], reps: int, n_jobs: int, progress: b
 # ---------------------------------------------------------------------------------------------------------------
 def simulate(setting: Setting, d: int, t_max: float, *, reps: int = 1, seed: int = 0, features: str = "gaussian",
              eta: float | None = None, n_records: int = 60, t_first: float | None = None,
-             times: np.ndarray | None = None, record_spectrum: bool = False, record_predictions: bool = False, population_control: bool = False,
+             times: np.ndarray | None = None, record_spectrum: bool = False, record_predictions: bool = False,
+             population_control: bool = False,
              rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL, n_jobs: int = 1, progress: bool = True,
              cache_dir: str | None = None) -> SimulationResult:
     """Train the network by gradient flow ``dW/dt = -G W`` from ``W(0)`` and record its metrics.
