@@ -127,7 +127,7 @@ register("theory_fig19", version="1",
          description="theory: double descent across widths, Delta=1 (paper Fig. 19)", **_THEORY)(theory_curve)
 
 #: Sample ratios of the spectrum page's slider (simulations exist at each: they are in ALPHAS).
-SPECTRUM_ALPHAS = [0.15, 0.25, 0.3, 0.4, 0.5]
+SPECTRUM_ALPHAS = [0.15, 0.25, 0.3, 0.35, 0.4, 0.5]
 
 register("theory_spectrum_fig2", version="1", grid={"lam": [0.5, 0.1, 0.05], "alpha": SPECTRUM_ALPHAS},
          fixed={"kappa": 0.7, "kappa_star": 0.5, "noise": 0.0, "s_max": 7.0},
