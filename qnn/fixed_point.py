@@ -27,7 +27,8 @@ non-monotone curve is reported, never silently resolved).
 * non-interpolating (``q = 0``): ``alpha = (MSE + Delta/2)/(2 xi)``, physical where ``c = alpha - I > 0``,
   ``chi = c/alpha``.
 
-At each ``xi`` the interpolating root is used when ``c(xi) <= 0`` and the ``q = 0`` point otherwise. With
+At each ``xi`` the curve has the ``q = 0`` point when ``c(xi) > 0`` and every interpolating root; ordered by
+``(q, xi)`` they form one curve along which ``alpha`` decreases (the switch is at ``c = 0``, ``q = 0+``). With
 ``Delta = 0`` the MSE reaches 0 at ``alpha_PR+`` (:func:`qnn.thresholds.alpha_pr_plus`), above which the fixed
 point is the teacher itself (``branch = "perfect_recovery"``).
 
@@ -52,7 +53,7 @@ __all__ = ["FixedPoint", "FixedPointCurve", "fixed_point", "fixed_point_curve", 
 
 XI_MIN = 1e-12            # smallest xi the solver visits (below it the law is resolved to ~1e-6 only)
 XI_MAX = 1e6
-_N_Q_GRID = 160           # points of the q-scan used to bracket every root of F(q; xi)
+_N_Q_GRID = 64            # points of the q-scan used to bracket every root of F(q; xi)
 
 
 class FixedPointError(RuntimeError):
@@ -240,12 +241,12 @@ def _points_at_xi(kappa: float, kappa_star: float, xi: float, lam: float, noise:
     if lam > 0:
         return [_point(kappa, kappa_star, xi, q, lam, noise, "regularised")
                 for q in _q_roots(kappa, kappa_star, xi, lam, noise)]
-    # lambda -> 0+: the q = 0 point if c > 0, else the interpolating root(s)
+    # lambda -> 0+: the q = 0 point where c > 0, and every interpolating root (with noise, the interpolating branch
+    # starts at q = 0+ where c = 0 and runs back to smaller xi, so both kinds coexist there)
     zero = _point(kappa, kappa_star, xi, 0.0, 0.0, noise, "non_interpolating")
-    if zero["chi"] > 0:
-        return [zero]
-    return [_point(kappa, kappa_star, xi, q, 0.0, noise, "interpolating")
-            for q in _q_roots(kappa, kappa_star, xi, 0.0, noise)]
+    out = [zero] if zero["chi"] > 0 else []
+    return out + [_point(kappa, kappa_star, xi, q, 0.0, noise, "interpolating")
+                  for q in _q_roots(kappa, kappa_star, xi, 0.0, noise)]
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -266,22 +267,32 @@ def _trace(kappa: float, kappa_star: float, lam: float, noise: float, xis: np.nd
     return _order(pts)
 
 
+def _gap(a: dict, b: dict) -> float:
+    """Distance between neighbouring curve points (mostly in log alpha; log xi matters around folds)."""
+    return abs(math.log(a["alpha"] / b["alpha"])) + 0.25 * abs(math.log(a["xi"] / b["xi"]))
+
+
 def _refine_gaps(kappa: float, kappa_star: float, lam: float, noise: float, pts: list[dict],
-                 max_log_gap: float, rounds: int = 4) -> list[dict]:
-    """Insert points where consecutive points are far apart (around the folds): scan xi between their xis,
-    widened, on a finer grid."""
+                 max_log_gap: float, rounds: int = 8) -> list[dict]:
+    """Insert points where consecutive points are far apart: the geometric-mean xi between two points of
+    different xi; around a fold (same xi, or a midpoint that did not close the gap) a widened scan of 5 xi."""
+    tried: set[tuple[float, ...]] = set()
     for _ in range(rounds):
-        new: list[dict] = []
+        new_xis: set[float] = set()
         for a, b in zip(pts[:-1], pts[1:]):
-            gap = abs(math.log(a["alpha"] / b["alpha"])) + abs(math.log(a["xi"] / b["xi"]))
-            if gap > max_log_gap:
+            if _gap(a, b) <= max_log_gap:
+                continue
+            key = (a["xi"], a["q"], b["xi"], b["q"])
+            if a["xi"] != b["xi"] and key not in tried:
+                new_xis.add(math.sqrt(a["xi"] * b["xi"]))
+                tried.add(key)
+            else:
                 lo, hi = sorted((a["xi"], b["xi"]))
-                lo, hi = max(lo / 1.3, XI_MIN), hi * 1.3
-                for xi in np.geomspace(lo, hi, 7)[1:-1]:
-                    new.extend(_points_at_xi(kappa, kappa_star, float(xi), lam, noise))
-        if not new:
+                lo, hi = max(lo / 1.3, XI_MIN), min(hi * 1.3, XI_MAX)
+                new_xis.update(float(x) for x in np.geomspace(lo, hi, 7)[1:-1])
+        if not new_xis:
             break
-        pts = _order(pts + new)
+        pts = _order(pts + _trace(kappa, kappa_star, lam, noise, np.array(sorted(new_xis))))
     return pts
 
 
@@ -438,6 +449,50 @@ def _finish(setting: Setting, p: dict, res: float, tol: float, extra_reason: str
                       branch=p["branch"], converged=not reasons, reason="; ".join(reasons), residual=res)
 
 
+class _NotUnique(Exception):
+    """The xi-parametrised curve has several points at one xi (a fold) or none: use the general path."""
+
+
+def _solve_in_xi(setting: Setting) -> tuple[dict, float]:
+    """Solve ``alpha(xi) = setting.alpha`` by Brent's method in ``log xi`` along a fold-free curve.
+
+    Each evaluation builds one spectral law and finds the root ``q(xi)``; raises :class:`_NotUnique` if a visited
+    ``xi`` has not exactly one curve point, or if no bracket is found.
+    """
+    k, ks, lam, noise, target = setting.kappa, setting.kappa_star, setting.lam, setting.noise, setting.alpha
+    cache: dict[float, dict] = {}
+
+    def h(logxi: float) -> float:
+        xi = math.exp(logxi)
+        pts = _points_at_xi(k, ks, xi, lam, noise)
+        if len(pts) != 1:
+            raise _NotUnique
+        cache[logxi] = pts[0]
+        return math.log(pts[0]["alpha"] / target)
+
+    mse_guess = 0.3 * setting.teacher_second_moment
+    x0 = math.log(min(max((mse_guess + noise / 2.0) / (2.0 * target), XI_MIN), XI_MAX))
+    f0 = h(x0)
+    step = 1.0 if f0 > 0 else -1.0            # alpha decreases with xi on a fold-free curve
+    x1, f1 = x0, f0
+    for _ in range(12):
+        x2 = min(max(x1 + step, math.log(XI_MIN)), math.log(XI_MAX))
+        f2 = h(x2)
+        if f1 * f2 <= 0:
+            break
+        if x2 == x1:
+            raise _NotUnique
+        x1, f1, step = x2, f2, step * 2.0
+    else:
+        raise _NotUnique
+    lo, hi = sorted((x1, x2))
+    logxi = brentq(h, lo, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps)
+    if logxi not in cache:
+        h(logxi)
+    p = cache[logxi]
+    return p, abs(math.log(p["alpha"] / target))
+
+
 def fixed_point(setting: Setting, *, tol: float = 1e-8, strict: bool = False) -> FixedPoint:
     """Solve the fixed-point equations of THEORY.md section 3 at ``setting``.
 
@@ -459,8 +514,10 @@ def fixed_point(setting: Setting, *, tol: float = 1e-8, strict: bool = False) ->
 
     Notes
     -----
-    A coarse curve is traced in the xi-parametrisation (module docstring) until it brackets ``alpha``; the
-    bracketing pair gives the initial guess for a Powell-hybrid solve in ``(log xi, log q)``.
+    First Brent's method in ``log xi`` on ``alpha(xi) = alpha`` (xi-parametrisation of the module docstring,
+    one spectral law per step). If the curve folds (several ``q`` at one visited ``xi``), a coarse curve is
+    traced until it brackets ``alpha`` and the bracketing pair seeds a Powell-hybrid solve in
+    ``(log xi, log q)``.
     """
     if not isinstance(setting, Setting):
         raise ValueError(f"setting must be a qnn.Setting, got {type(setting).__name__}")
@@ -469,6 +526,14 @@ def fixed_point(setting: Setting, *, tol: float = 1e-8, strict: bool = False) ->
         from .thresholds import alpha_pr_plus
         if setting.alpha >= alpha_pr_plus(setting.kappa, setting.kappa_star):
             return _perfect_recovery_point(setting)
+    try:
+        p, res = _solve_in_xi(setting)
+    except _NotUnique:
+        pass
+    else:
+        out = _finish(setting, p, res, tol)
+        if out.converged:
+            return out
     pts, i = _bracketing_points(setting, 14)
     if i is None:
         al = [p["alpha"] for p in pts]
@@ -506,15 +571,86 @@ def fixed_point(setting: Setting, *, tol: float = 1e-8, strict: bool = False) ->
     return out
 
 
+_FIELDS = ("mse", "loss", "ise", "xi", "q", "chi", "rank", "dof")
+_LOG_FIELDS = ("mse", "xi")
+
+
+def _polish_on_branch(setting: Setting, guess: dict, tol: float) -> tuple[dict, float]:
+    """Secant iteration in ``log xi`` on ``alpha(xi) = alpha`` following the curve point nearest to ``guess``
+    (nearest ``q`` at each visited ``xi``); a fold pair (same xi) falls back to the 2D solve."""
+    k, ks, lam, noise, target = setting.kappa, setting.kappa_star, setting.lam, setting.noise, setting.alpha
+    state = {"q": guess["q"], "branch": guess["branch"]}
+
+    def h(logxi: float) -> tuple[float, dict]:
+        pts = _points_at_xi(k, ks, math.exp(logxi), lam, noise)
+        if not pts:
+            raise ArithmeticError("no curve point")
+        p = min(pts, key=lambda p: (p["branch"] != state["branch"], abs(math.log((p["q"] + 1e-300) /
+                                                                               (state["q"] + 1e-300)))))
+        state["q"], state["branch"] = p["q"], p["branch"]
+        return math.log(p["alpha"] / target), p
+
+    x0 = math.log(guess["xi"])
+    f0, p0 = h(x0)
+    if abs(f0) <= tol:
+        return p0, abs(f0)
+    slope = guess.get("slope")                  # d log alpha / d log xi along the curve, if known
+    if slope is not None and math.isfinite(slope) and slope != 0.0:
+        x1 = x0 - max(min(f0 / slope, 0.2), -0.2)
+    else:
+        x1 = x0 + (0.002 if f0 > 0 else -0.002)
+    f1, p1 = h(x1)
+    for _ in range(12):
+        if abs(f1) <= tol:
+            return p1, abs(f1)
+        if f1 == f0:
+            break
+        x2 = x1 - f1 * (x1 - x0) / (f1 - f0)
+        x2 = min(max(x2, x1 - 0.5), x1 + 0.5)
+        x0, f0, p0 = x1, f1, p1
+        x1 = x2
+        f1, p1 = h(x1)
+    return p1, abs(f1)
+
+
+def _interpolate_curve(pts: list[dict], alphas: np.ndarray) -> list[dict]:
+    """Monotone cubic (PCHIP) interpolation of every field in ``log alpha`` along the ordered curve."""
+    from scipy.interpolate import PchipInterpolator
+    al = np.array([p["alpha"] for p in pts])
+    keep = np.concatenate([[True], np.diff(al) < 0])     # strictly decreasing alpha
+    x = -np.log(al[keep])
+    sel = [p for p, kk in zip(pts, keep) if kk]
+    out = [dict(alpha=float(a)) for a in alphas]
+    for f in _FIELDS:
+        v = np.array([p[f] for p in sel], dtype=float)
+        logf = f in _LOG_FIELDS and np.all(v > 0)
+        interp = PchipInterpolator(x, np.log(v) if logf else v, extrapolate=False)
+        vals = interp(-np.log(alphas))
+        vals = np.exp(vals) if logf else vals
+        for o, val in zip(out, vals):
+            o[f] = float(val)
+    xi_sel = np.log(np.array([p["xi"] for p in sel]))
+    dlogxi = PchipInterpolator(x, xi_sel, extrapolate=False).derivative()(-np.log(alphas))
+    for o, a, dx in zip(out, alphas, dlogxi):
+        j = int(np.argmin(np.abs(np.log(al / a))))
+        o["branch"] = pts[j]["branch"]
+        # d log alpha / d log xi = -1 / (d log xi / d(-log alpha))
+        o["slope"] = -1.0 / float(dx) if np.isfinite(dx) and dx != 0 else math.nan
+    return out
+
+
 def fixed_point_curve(setting: Setting, alphas: np.ndarray, *, exact: bool = True, tol: float = 1e-8,
-                      n_xi: int = 60) -> FixedPointCurve:
+                      n_xi: int = 32) -> FixedPointCurve:
     """Fixed points at many ``alphas`` (other parameters from ``setting``), reusing work between them.
 
-    The curve is traced once in the xi-parametrisation (``n_xi`` log-spaced xi plus refinement around folds,
-    extended until it covers ``alphas``), ordered along the fold; each target alpha is located on it and, with
-    ``exact``, polished by a Powell-hybrid solve from the interpolated point (else linear interpolation in
-    ``log alpha``, good to ~1e-4 relative, for live sliders). With label noise and small ``lambda`` this follows
-    the double-descent peak through the fold of ``q(xi)``.
+    The curve is traced once in the xi-parametrisation: the end points of the alpha range are solved by
+    :func:`fixed_point`, ``n_xi`` log-spaced xi between them are added (every root ``q`` at each), and points are
+    inserted where neighbours are far apart (around folds). Ordered along the fold, ``alpha`` is monotone, so every
+    field is a function of ``alpha``: with ``exact=False`` it is interpolated (monotone cubic in ``log alpha``,
+    ~1e-4 relative; for live sliders), with ``exact=True`` each point is then polished by a secant iteration on the
+    local branch to ``tol`` (``converged`` per point). With label noise and small ``lambda`` this follows the
+    double-descent peak through the fold of ``q(xi)``; a curve along which alpha is not monotone (several fixed
+    points at one alpha) raises a ``RuntimeWarning``.
 
     Parameters
     ----------
@@ -523,11 +659,11 @@ def fixed_point_curve(setting: Setting, alphas: np.ndarray, *, exact: bool = Tru
     alphas : array_like
         Sample ratios, each ``> 0``.
     exact : bool
-        Polish every point (``converged`` per point) or interpolate.
+        Polish every point or interpolate.
     tol : float
         Residual accepted when polishing.
     n_xi : int
-        Number of xi values of the initial trace.
+        Number of xi values of the initial trace (>= 4).
 
     Returns
     -------
@@ -537,82 +673,65 @@ def fixed_point_curve(setting: Setting, alphas: np.ndarray, *, exact: bool = Tru
     alphas = np.atleast_1d(np.asarray(alphas, dtype=float))
     if alphas.size == 0 or np.any(~np.isfinite(alphas)) or np.any(alphas <= 0):
         raise ValueError("alphas must be a non-empty array of finite values in (0, inf)")
+    if not isinstance(setting, Setting):
+        raise ValueError(f"setting must be a qnn.Setting, got {type(setting).__name__}")
+    tol = check_positive("tol", tol)
+    if int(n_xi) < 4:
+        raise ValueError(f"n_xi must be an integer >= 4, got {n_xi!r}")
     k, ks, lam, noise = setting.kappa, setting.kappa_star, setting.lam, setting.noise
-    a_lo, a_hi = float(alphas.min()), float(alphas.max())
-    perfect = np.zeros(alphas.size, dtype=bool)
+    solve = np.ones(alphas.size, dtype=bool)
+    out: list[dict | None] = [None] * alphas.size
+    conv = np.zeros(alphas.size, dtype=bool)
     if lam == 0.0 and noise == 0.0:
         from .thresholds import alpha_pr_plus
         a_pr = alpha_pr_plus(k, ks)
-        perfect = alphas >= a_pr
-        if np.all(perfect):
-            pts_all: list[dict] = []
-        a_hi = min(a_hi, a_pr * (1 - 1e-9))
-    lo, _ = _xi_guess_range(setting.replace(alpha=a_hi))
-    _, hi = _xi_guess_range(setting.replace(alpha=a_lo))
-    probe_hi = setting.replace(alpha=a_lo)
-    probe_lo = setting.replace(alpha=a_hi)
-    pts = _trace(k, ks, lam, noise, np.geomspace(lo, hi, n_xi))
-    # extend both ends until the alpha range is covered
-    for _ in range(40):
-        al = [p["alpha"] for p in pts]
-        if (not al or max(al) < probe_lo.alpha) and lo > XI_MIN:
-            lo_new = max(XI_MIN, lo / 30.0)
-            pts = _order(pts + _trace(k, ks, lam, noise, np.geomspace(lo_new, lo, 6)[:-1]))
-            lo = lo_new
-            continue
-        if (not al or min(al) > probe_hi.alpha) and hi < XI_MAX:
-            hi_new = min(XI_MAX, hi * 10.0)
-            pts = _order(pts + _trace(k, ks, lam, noise, np.geomspace(hi, hi_new, 5)[1:]))
-            hi = hi_new
-            continue
-        break
-    pts = _refine_gaps(k, ks, lam, noise, pts, 0.05)
-    warn = _check_monotone(pts)
-    if warn:
-        warnings.warn(warn, RuntimeWarning, stacklevel=2)
-    al = np.array([p["alpha"] for p in pts])
-    out: list[dict] = []
-    conv = np.zeros(alphas.size, dtype=bool)
-    for j, a in enumerate(alphas):
-        s = setting.replace(alpha=float(a))
-        if perfect[j]:
-            pr = _perfect_recovery_point(s)
-            out.append(dict(alpha=a, mse=0.0, loss=0.0, ise=0.0, xi=0.0, q=0.0, chi=pr.chi, rank=pr.rank,
-                            dof=pr.dof, branch=pr.branch))
-            conv[j] = True
-            continue
-        idx = np.nonzero((al[:-1] >= a) & (al[1:] <= a))[0]
-        if idx.size == 0:
-            fp = fixed_point(s, tol=tol)
-            out.append(dict(alpha=a, **{f: getattr(fp, f) for f in
-                                        ("mse", "loss", "ise", "xi", "q", "chi", "rank", "dof", "branch")}))
-            conv[j] = fp.converged
-            continue
-        i = int(idx[0])
-        guess = _interpolate_guess(pts[i], pts[i + 1], float(a))
-        if exact:
-            try:
-                p, res = _polish(s, guess)
-            except (ValueError, ArithmeticError):
-                p, res = None, math.inf
-            if p is None or res > tol:
+        for j, a in enumerate(alphas):
+            if a >= a_pr * (1.0 - 1e-3):       # perfect recovery, or too close to it for the trace
+                fp = fixed_point(setting.replace(alpha=float(a)), tol=tol)
+                out[j] = dict(alpha=float(a), branch=fp.branch, **{f: getattr(fp, f) for f in _FIELDS})
+                conv[j] = fp.converged
+                solve[j] = False
+    if solve.any():
+        a_lo, a_hi = float(alphas[solve].min()), float(alphas[solve].max())
+        ends = [fixed_point(setting.replace(alpha=a), tol=tol) for a in {a_lo, a_hi}]
+        if not all(e.converged for e in ends):
+            bad = [e for e in ends if not e.converged][0]
+            raise FixedPointError(f"end point alpha = {bad.setting.alpha} of the curve: {bad.reason}")
+        xi_lo = min(e.xi for e in ends) / 1.05
+        xi_hi = max(e.xi for e in ends) * 1.05
+        pts = _trace(k, ks, lam, noise, np.geomspace(max(xi_lo, XI_MIN), min(xi_hi, XI_MAX), int(n_xi)))
+        pts = _refine_gaps(k, ks, lam, noise, pts, 0.08 if not exact else 0.25)
+        warn = _check_monotone(pts)
+        if warn:
+            warnings.warn(warn, RuntimeWarning, stacklevel=2)
+        idx = np.nonzero(solve)[0]
+        interp = _interpolate_curve(pts, alphas[idx])
+        for j, p in zip(idx, interp):
+            a = float(alphas[j])
+            s = setting.replace(alpha=a)
+            if any(not math.isfinite(p[f]) for f in _FIELDS):       # outside the traced range: solve alone
                 fp = fixed_point(s, tol=tol)
-                p = {f: getattr(fp, f) for f in ("mse", "loss", "ise", "xi", "q", "chi", "rank", "dof", "branch")}
+                out[j] = dict(alpha=a, branch=fp.branch, **{f: getattr(fp, f) for f in _FIELDS})
+                conv[j] = fp.converged
+                continue
+            if not exact:
+                p.pop("slope", None)
+                out[j] = p
+                conv[j] = True
+                continue
+            try:
+                q, res = _polish_on_branch(s, p, tol)
+            except (ArithmeticError, ValueError):
+                q, res = None, math.inf
+            if q is None or res > tol:
+                fp = fixed_point(s, tol=tol)
+                out[j] = dict(alpha=a, branch=fp.branch, **{f: getattr(fp, f) for f in _FIELDS})
                 conv[j] = fp.converged
             else:
-                conv[j] = _law(ks, p["xi"]).converged
-            p = dict(p)
-            p["alpha"] = float(a)
-            out.append(p)
-        else:
-            w = 0.5 if al[i] == al[i + 1] else (math.log(a) - math.log(al[i])) / (math.log(al[i + 1]) - math.log(al[i]))
-            p = {f: (1 - w) * pts[i][f] + w * pts[i + 1][f] for f in
-                 ("mse", "loss", "ise", "xi", "q", "chi", "rank", "dof")}
-            p["alpha"] = float(a)
-            p["branch"] = guess["branch"]
-            out.append(p)
-            conv[j] = True
-    return _as_curve(setting, out, conv)
+                out[j] = dict(q)
+                out[j]["alpha"] = a
+                conv[j] = _law(ks, q["xi"]).converged
+    return _as_curve(setting, [o for o in out if o is not None], conv)
 
 
 # ----------------------------------------------------------------------------------------------------------------

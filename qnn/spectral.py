@@ -316,7 +316,10 @@ class _Piece:
         t = self.t_of_x(x)
         # T_k(t) = cos(k arccos t): one matrix product instead of a Clenshaw loop
         basis = np.cos(np.multiply.outer(np.arccos(np.clip(t, -1.0, 1.0)), np.arange(self.anti.shape[1])))
-        return self.totals[:, None] - (basis @ self.anti.T).T
+        out = self.totals[:, None] - (basis @ self.anti.T).T
+        out[:, x >= self.hi] = 0.0               # exact zero beyond the piece (no round-off of P(1) - P(1))
+        out[:, x <= self.lo] = self.totals[:, None]
+        return out
 
 
 def _piece_coefficients(lo: float, hi: float, kappa_star: float, xi: float, n: int) -> np.ndarray:
@@ -331,7 +334,7 @@ def _piece_coefficients(lo: float, hi: float, kappa_star: float, xi: float, n: i
     vals = np.stack([w, w * x, w * x * x, w * re, w * re * x])
     coef = dct(vals, type=2, axis=1) / n
     coef[:, 0] /= 2.0
-    return coef
+    return coef, x, im / np.pi
 
 
 def _antiderivative(coef: np.ndarray) -> np.ndarray:
@@ -354,7 +357,7 @@ def _make_piece(lo: float, hi: float, coef: np.ndarray, tail: float) -> _Piece:
     return _Piece(lo=lo, hi=hi, anti=anti, totals=totals, degree=coef.shape[1], tail=tail)
 
 
-def _pieces(lo: float, hi: float, kappa_star: float, xi: float, first: np.ndarray) -> list[_Piece]:
+def _pieces(lo: float, hi: float, kappa_star: float, xi: float, first: tuple) -> list[_Piece]:
     """Adaptive piecewise Chebyshev representation of one support interval.
 
     A piece is accepted when its trailing coefficients are below ``_TAIL_TOL`` times ``scale`` (the size of the
@@ -362,12 +365,12 @@ def _pieces(lo: float, hi: float, kappa_star: float, xi: float, first: np.ndarra
     The cosine map clusters nodes at both ends of every piece, so square-root edges and interior cuts are both
     resolved; bisection handles interior near-zeros of the density (two intervals about to merge).
     """
-    scale = float(np.max(np.abs(first[0])))
+    scale = float(np.max(np.abs(first[0][0])))
     accepted: list[_Piece] = []
     stack = [(lo, hi, 0)]
     while stack:
         a, b, depth = stack.pop()
-        coef = first if (a, b) == (lo, hi) else _piece_coefficients(a, b, kappa_star, xi, _MIN_DEGREE)
+        coef, x, rho = first if (a, b) == (lo, hi) else _piece_coefficients(a, b, kappa_star, xi, _MIN_DEGREE)
         lead = max(float(np.max(np.abs(coef[0]))), 1e-300)
         tail = float(np.max(np.abs(coef[0, -8:])))
         rel = min(tail / lead, tail / max(scale * (b - a) / (hi - lo), 1e-300))
