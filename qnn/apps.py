@@ -480,7 +480,7 @@ class DoubleDescentApp(_App):
     """
 
     def __init__(self, *, kappa: float = 0.4, kappa_star: float = 0.3, noise: float = 0.5, lam: float = 0.01,
-                 delay: float = 0.15):
+                 delay: float = 0.1):
         import ipywidgets as widgets
 
         super().__init__(delay)
@@ -685,6 +685,11 @@ def inspect_point(kappa: float, kappa_star: float, alpha: float, lam: float, noi
                            atom=float(density.atom), regime=_regime(setting, values))
 
 
+#: Cells of the clickable layer of the phase diagram (kappa, alpha).
+CLICK_KAPPA = np.round(np.arange(0.02, 1.1 + 1e-9, 0.01), 2)
+CLICK_ALPHA = np.round(np.arange(0.01, 0.6 + 1e-9, 0.005), 3)
+
+
 def phase_diagram_figure(curves: ThresholdCurves, inspection: PointInspection | None = None, *,
                          widget: bool = False, kappa_range: tuple[float, float] = (0.0, 1.1),
                          alpha_range: tuple[float, float] = (0.0, 0.6)) -> go.Figure:
@@ -701,10 +706,10 @@ def phase_diagram_figure(curves: ThresholdCurves, inspection: PointInspection | 
              ("κ − κ²/2 (student parameters)", curves.counting, "#7f7f7f", "dash")]
     for name, y, colour, dash in lines:
         fig.add_trace(plotting.theory_trace(curves.kappa, y, name, line_color=colour, dash=dash), row=1, col=1)
-    # a transparent grid of points: clicking anywhere on it selects (kappa, alpha)
-    kk, aa = np.meshgrid(np.linspace(0.02, 1.1, 55), np.linspace(0.01, 0.6, 60))
-    fig.add_trace(go.Scatter(x=kk.ravel(), y=aa.ravel(), mode="markers", name="click to inspect",
-                             marker=dict(size=9, color="rgba(0,0,0,0.0)"), hoverinfo="x+y", showlegend=False,
+    # a transparent heatmap under the curves: clicking anywhere selects the (kappa, alpha) of the clicked cell
+    fig.add_trace(go.Heatmap(x=CLICK_KAPPA, y=CLICK_ALPHA, z=np.zeros((CLICK_ALPHA.size, CLICK_KAPPA.size)),
+                             opacity=0.0, showscale=False, name="click to inspect", hoverinfo="x+y",
+                             hovertemplate="κ = %{x:.3f}, α = %{y:.3f}<extra>click to inspect</extra>",
                              meta={"kind": "click-grid"}), row=1, col=1)
     point = inspection.setting if inspection else None
     fig.add_trace(go.Scatter(x=[point.kappa] if point else [], y=[point.alpha] if point else [], mode="markers",
@@ -720,7 +725,7 @@ class PhaseDiagramApp(_App):
     """Phase diagram: ``kappa*`` slider, and an inspector (``kappa``, ``alpha``, ``lambda`` sliders, or a click)."""
 
     def __init__(self, *, kappa_star: float = 0.3, kappa: float = 0.5, alpha: float = 0.3, lam: float = 0.01,
-                 delay: float = 0.15):
+                 delay: float = 0.1):
         import ipywidgets as widgets
 
         super().__init__(delay)
@@ -855,7 +860,7 @@ class SpectrumApp(_App):
     """Spectral-density explorer: sliders ``alpha, lambda, kappa, kappa*``, network size ``d``, auto-training."""
 
     def __init__(self, *, alpha: float = 0.4, lam: float = 0.05, kappa: float = 0.7, kappa_star: float = 0.5,
-                 d: int = 30, auto_train: bool = True, delay: float = 0.2):
+                 d: int = 30, auto_train: bool = True, delay: float = 0.1):
         import ipywidgets as widgets
 
         super().__init__(delay)
@@ -863,7 +868,7 @@ class SpectrumApp(_App):
         self.lam = _log_slider("λ (regularisation)", lam, -3, 0)
         self.kappa = _float_slider("κ (student width)", kappa, 0.05, 1.5, 0.01)
         self.kappa_star = _float_slider("κ* (teacher width)", kappa_star, 0.05, 1.0, 0.01)
-        self.d = widgets.IntSlider(value=d, min=10, max=60, step=2, description="d (network)",
+        self.d = widgets.IntSlider(value=d, min=10, max=40, step=2, description="d (network)",
                                    continuous_update=False)
         self.auto_train = widgets.Checkbox(value=auto_train, description="train a network on every change",
                                            indent=False)

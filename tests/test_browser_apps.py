@@ -56,6 +56,27 @@ def _wait_for_server(url: str, process: subprocess.Popen, timeout: float) -> Non
     raise TimeoutError(f"voila did not answer at {url} within {timeout} s")
 
 
+def _selection_js() -> str:
+    return """() => { const div = document.querySelector('.js-plotly-plot');
+        const t = (div.data || []).find(t => t.name === 'inspected point');
+        return t ? [Array.from(t.x)[0], Array.from(t.y)[0]] : null; }"""
+
+
+def _check_click_selects_point(page) -> None:
+    before = page.evaluate(_selection_js())
+    assert before is not None, "phase diagram: no 'inspected point' trace"
+    drag = page.locator(".js-plotly-plot .nsewdrag").first          # plot area of the first panel
+    box = drag.bounding_box()
+    page.mouse.move(box["x"] + 0.8 * box["width"], box["y"] + 0.25 * box["height"])
+    page.wait_for_timeout(300)
+    page.mouse.click(box["x"] + 0.8 * box["width"], box["y"] + 0.25 * box["height"])
+    page.wait_for_function(f"(before) => JSON.stringify(({_selection_js()})()) !== JSON.stringify(before)",
+                           arg=before, timeout=60_000, polling=50)
+    kappa, alpha = page.evaluate(_selection_js())
+    # 80% across kappa in [0, 1.1] and 25% down from the top of alpha in [0, 0.6]
+    assert abs(kappa - 0.88) < 0.05 and abs(alpha - 0.45) < 0.03, (kappa, alpha)
+
+
 @pytest.fixture(scope="module")
 def notebooks():
     return dict(zip(APPS, build_app_notebooks()))
@@ -130,6 +151,8 @@ def test_app_loads_and_slider_changes_figure(app, notebooks, browser, latencies,
             measured.append(time.monotonic() - pressed)
             page.wait_for_function("() => (document.querySelector('.qnn-app-busy') || {}).textContent"
                                    "?.includes('updated in')", timeout=60_000)
+        if app == "phase_diagram":      # clicking the diagram moves the inspected point there
+            _check_click_selects_point(page)
         status = page.locator(".qnn-app-status").all_inner_texts()
         assert page.locator(".qnn-app-error").count() == 0, f"{app}: error message after slider move: {status}"
         non_local = [u for u in blocked if not u.startswith("data:")]
