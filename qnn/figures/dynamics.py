@@ -77,7 +77,7 @@ def dyn_fig12(task: dict) -> dict:
     return {"t": run.t, "mse": run.mse[0], "loss_train": run.loss[0]}
 
 
-@register("dyn_fig13", d=400, reps=2, version="1",
+@register("dyn_fig13", d=400, reps=4, version="1",
           grid={"kappa": [0.8, 0.2], "fraction": [0.25, 0.5, 1.0]},
           fixed={"t_max": 2000.0, "gamma": 1.0},
           description="Oja (population) flow: Dist(t) to the best PSD rank-m approximation (paper Figure 13)")
