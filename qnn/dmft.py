@@ -34,8 +34,9 @@ Numerics (see the module's benchmark and tests for the measured errors):
 * all random draws (``S*``, ``W(0)``, ``Z_k``, probes) are fixed across iterations (seeded), so the iteration is a
   deterministic contraction; it starts from the population flow and stops when the relative change of both
   kernels is below ``tol``;
-* control variate: each sample's ``alpha = infinity`` (population) flow from the same ``S*``, ``W(0)`` is
-  subtracted from ``C`` and replaced by its mean over ``samples + control_samples`` cheap population runs.
+* control variate for the reported MSE: each sample's ``alpha = infinity`` (population) flow from the same
+  ``S*``, ``W(0)`` is subtracted and replaced by its mean over ``samples + control_samples`` cheap population
+  runs. The kernel ``C`` used in the iteration is the plain sample mean (positive semi-definite).
 
 The quantities the figures need: :attr:`DMFTResult.mse`, :attr:`DMFTResult.loss`, :attr:`DMFTResult.ise`, and
 the variance of the network outputs ``f = tr(S Z_mu)`` on training samples,
@@ -65,7 +66,7 @@ __all__ = ["DMFTResult", "SampleSide", "dmft", "default_n_times", "time_grid", "
 
 #: Heun's method is stable for relaxation rates r with h r < 2; keep a margin.
 _STABILITY_MARGIN = 1.6
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -452,11 +453,18 @@ class DMFTResult:
     t : numpy.ndarray
         Time grid (N,).
     mse, mse_stderr : numpy.ndarray
-        ``MSE(t) = C(t, t) / 2`` and its sampling standard error (finite number of effective-process samples).
+        ``MSE(t)`` and its sampling standard error: the mean over samples of ``C_k(t, t)/2`` with the control
+        variate (each sample's population flow subtracted, replaced by the mean over all population runs).
+        ``C(t, t)/2`` is the plain sample mean.
     loss : numpy.ndarray
         ``Loss_train(t) = Cu(t, t) / 4``.
     ise : numpy.ndarray
         In-sample error (against clean labels).
+    loss_stderr, ise_stderr : numpy.ndarray
+        Jackknife (leave one sample out) standard errors of ``loss`` and ``ise`` from the final kernels. At late
+        times ``Loss_train = Cu(t,t)/4`` is a strong cancellation (``~ chi^2 C`` with ``chi = 1 + int Ru`` small),
+        which amplifies the sampling noise of ``C`` and ``R``; these errors measure it (they do not include its
+        propagation through the self-consistency).
     mse_population : numpy.ndarray
         MSE of the ``alpha = infinity`` flow at ``d_eff`` (mean over all population runs; the control).
     C, R, Cu, Ru : numpy.ndarray
@@ -491,6 +499,8 @@ class DMFTResult:
     mse_stderr: np.ndarray
     loss: np.ndarray
     ise: np.ndarray
+    loss_stderr: np.ndarray
+    ise_stderr: np.ndarray
     mse_population: np.ndarray
     C: np.ndarray
     R: np.ndarray
@@ -552,6 +562,27 @@ class DMFTResult:
         return cls(**meta, **arrays)
 
 
+def _jackknife_loss(setting: Setting, t: np.ndarray, starts: np.ndarray, outs: list[dict], C_pop_own: np.ndarray,
+                    C_pop_mean: np.ndarray, d_eff: int) -> tuple[np.ndarray, np.ndarray]:
+    """Leave-one-sample-out standard errors of ``Loss_train(t)`` and ``ISE(t)`` (NaN for a single sample)."""
+    k = len(outs)
+    if k < 2:
+        return np.full(t.size, np.nan), np.full(t.size, np.nan)
+    loss, ise = [], []
+    for leave in range(k):
+        keep = [i for i in range(k) if i != leave]
+        C = np.mean([outs[i]["C"] for i in keep], axis=0)
+        trace_S = np.mean([outs[i]["trace_S"] for i in keep], axis=0)
+        R = _interpolate_response(t, starts, np.mean([outs[i]["R_cols"] for i in keep], axis=0),
+                                  -2.0 * (d_eff + 1) / d_eff * trace_S)
+        side = sample_side(t, C, R, setting.alpha, setting.noise)
+        loss.append(np.diag(side.Cu) / 4.0)
+        ise.append(side.ise)
+    factor = (k - 1) / k
+    return (np.sqrt(factor * np.sum((np.array(loss) - np.mean(loss, axis=0)) ** 2, axis=0)),
+            np.sqrt(factor * np.sum((np.array(ise) - np.mean(ise, axis=0)) ** 2, axis=0)))
+
+
 def _cache_key(params: dict) -> str:
     blob = json.dumps(params, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -594,7 +625,8 @@ def dmft(setting: Setting, t_max: float, *, n_times: int | None = None, d_eff: i
     n_starts : int
         Start times of the tangent-linear response runs (>= 2), equally spaced in grid index.
     damping : float
-        In ``[0, 1)``: kernels ``<- damping * old + (1 - damping) * new`` between sweeps.
+        In ``[0, 1)``: kernels ``<- damping * old + (1 - damping) * new`` between sweeps (plain iteration
+        converges without it; Anderson acceleration was tried and gave no gain).
     tol : float
         Convergence threshold of the relative kernel change, in ``(0, inf)``.
     max_iter : int
@@ -680,7 +712,7 @@ def dmft(setting: Setting, t_max: float, *, n_times: int | None = None, d_eff: i
     C_pop_mean = C_pop.mean(axis=0)
     C_pop_own = C_pop[:samples]
 
-    C = C_pop_mean.copy()
+    C = C_pop[:samples].mean(axis=0)
     R = np.zeros((n, n))
     errors: list[float] = []
     if ckpt_path is not None and ckpt_path.exists():
@@ -698,16 +730,19 @@ def dmft(setting: Setting, t_max: float, *, n_times: int | None = None, d_eff: i
         except _Unstable as exc:
             raise RuntimeError(f"DMFT sweep {sweep + 1}: {exc}; increase n_times (smaller steps)") from None
         C_each = np.stack([o["C"] for o in outs])
-        C_new = (C_each - C_pop_own).mean(axis=0) + C_pop_mean
+        # plain mean: a Gram-matrix average stays positive semi-definite. (Adding the control variate here made C
+        # indefinite by ~1e-3, and projecting Cu back onto the PSD cone -- a non-causal operation -- distorted
+        # the late-time noise, where Cu(t,t) is itself only ~1e-2.)
+        C_new = C_each.mean(axis=0)
         trace_S = np.mean([o["trace_S"] for o in outs], axis=0)
         R_new = _interpolate_response(t, starts, np.mean([o["R_cols"] for o in outs], axis=0),
                                       -2.0 * (d_eff + 1) / d_eff * trace_S)
         err = max(float(np.max(np.abs(C_new - C)) / np.max(np.abs(C_new))),
                   float(np.max(np.abs(R_new - R)) / max(np.max(np.abs(R_new)), 1e-300)))
         errors.append(err)
+        last = (outs, C_each)
         C = damping * C + (1.0 - damping) * C_new
         R = damping * R + (1.0 - damping) * R_new
-        last = (outs, C_each)
         sweeps.set_postfix(error=f"{err:.2e}")
         if ckpt_path is not None:
             np.savez(ckpt_path, C=C, R=R, errors=np.array(errors))
@@ -733,9 +768,10 @@ def dmft(setting: Setting, t_max: float, *, n_times: int | None = None, d_eff: i
     mse_pop_all = np.einsum("kii->ki", C_pop) / 2.0
     var = mse_diff.var(axis=0, ddof=1) / samples if samples > 1 else np.full(n, np.nan)
     var = var + mse_pop_all.var(axis=0, ddof=1) / len(seqs) if len(seqs) > 1 else var
+    loss_se, ise_se = _jackknife_loss(setting, t, starts, outs, C_pop_own, C_pop_mean, d_eff)
     result = DMFTResult(
-        setting=setting, t=t, mse=np.diag(C) / 2.0, mse_stderr=np.sqrt(var), loss=np.diag(side.Cu) / 4.0,
-        ise=side.ise, mse_population=mse_pop_all.mean(axis=0), C=C, R=R, Cu=side.Cu, Ru=side.Ru, M=side.M,
+        setting=setting, t=t, mse=mse_diff.mean(axis=0) + mse_pop_all.mean(axis=0), mse_stderr=np.sqrt(var), loss=np.diag(side.Cu) / 4.0,
+        ise=side.ise, loss_stderr=loss_se, ise_stderr=ise_se, mse_population=mse_pop_all.mean(axis=0), C=C, R=R, Cu=side.Cu, Ru=side.Ru, M=side.M,
         Cs=np.mean([o["Cs"] for o in outs], axis=0), q_star=float(np.mean([o["q_star"] for o in outs])),
         trace_S=np.mean([o["trace_S"] for o in outs], axis=0), iterations=len(errors), converged=converged,
         error=float(errors[-1]) if errors else float("nan"), errors=np.array(errors), reason=reason,
