@@ -152,7 +152,7 @@ class FixedPointCurve:
         return int(self.alpha.size)
 
     def point(self, i: int) -> FixedPoint:
-        """The ``i``-th point as a :class:`FixedPoint`."""
+        """The ``i``-th point as a :class:`FixedPoint` (``cut`` and ``omega`` are not stored along curves: NaN)."""
         return FixedPoint(setting=self.setting.replace(alpha=float(self.alpha[i])), mse=float(self.mse[i]),
                           loss=float(self.loss[i]), ise=float(self.ise[i]), xi=float(self.xi[i]),
                           q=float(self.q[i]), chi=float(self.chi[i]), rank=float(self.rank[i]),
