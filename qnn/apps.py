@@ -92,6 +92,11 @@ class Debouncer:
         self._run_lock = threading.Lock()
         self.calls = 0
 
+    @property
+    def lock(self) -> threading.Lock:
+        """Held while ``function`` runs (take it to run other work that must not overlap a call)."""
+        return self._run_lock
+
     def __call__(self, *_ignored: object) -> None:
         if self.delay == 0:
             self._run()
@@ -900,8 +905,12 @@ class SpectrumApp(_App):
         return Setting(alpha=float(self.alpha.value), kappa=float(self.kappa.value),
                        kappa_star=float(self.kappa_star.value), lam=float(self.lam.value))
 
-    def _compute_and_draw(self) -> list[tuple[str, str]]:
+    def schedule(self, *_ignored: object) -> None:
+        """A parameter moved: abandon a training in progress (after its current network), then refresh."""
         self._generation += 1
+        super().schedule()
+
+    def _compute_and_draw(self) -> list[tuple[str, str]]:
         setting = self.setting()
         inspection = inspect_point(setting.kappa, setting.kappa_star, setting.alpha, setting.lam)
         self.inspection = inspection
@@ -932,8 +941,9 @@ class SpectrumApp(_App):
         self.info.value = text
 
     def train(self) -> None:
-        """Train at the current parameters (runs in the caller's thread) and draw the histogram."""
-        self._train(self._generation)
+        """Train at the current parameters (in the caller's thread, never concurrently with a refresh)."""
+        with self._debounced.lock:
+            self._train(self._generation)
 
     def _train(self, generation: int) -> None:
         setting = self.setting()
