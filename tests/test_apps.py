@@ -222,3 +222,43 @@ def test_trained_spectrum_small():
     assert 0 <= result.zero_fraction < 1
     assert apps.trained_spectrum(Setting(alpha=0.4, kappa=0.7, kappa_star=0.5, lam=0.1), d=12,
                                  cancelled=lambda: True) is None
+
+
+def _slider_ends(slider):
+    if type(slider).__name__ == "FloatLogSlider":
+        return slider.base ** slider.min, slider.base ** slider.max
+    return slider.min, slider.max
+
+
+@pytest.mark.parametrize("make, names", [
+    (lambda: apps.DoubleDescentApp(delay=0), ("kappa", "kappa_star", "noise", "lam")),
+    (lambda: apps.PhaseDiagramApp(delay=0), ("kappa_star", "kappa", "alpha", "lam")),
+    (lambda: apps.SpectrumApp(delay=0, auto_train=False), ("alpha", "lam", "kappa", "kappa_star")),
+], ids=["double_descent", "phase_diagram", "spectrum"])
+def test_every_slider_end_gives_a_figure_or_a_clear_message(make, names):
+    """Each slider at its minimum and maximum (others at their defaults): no exception, no 'unexpected' error;
+    either a valid update (finite theory data) or an error message naming the problem."""
+    app = make()
+    for name in names:
+        slider = getattr(app, name)
+        default = slider.value
+        for value in _slider_ends(slider):
+            slider.value = value
+            assert not any("unexpected" in text for _, text in app.messages), (name, value, app.messages)
+            errors = [text for kind, text in app.messages if kind == "error"]
+            if not errors:
+                y = np.array(app.figure.data[0 if not isinstance(app, apps.SpectrumApp) else 1].y, dtype=float)
+                assert np.isfinite(y).any(), (name, value)
+        slider.value = default
+
+
+def test_add_simulation_points_draws_markers():
+    app = apps.DoubleDescentApp(delay=0, lam=0.1)
+    app.sim_d.value = 8
+    app.add_simulation_points(n_alpha=2, reps=2)
+    markers = app.figure.data[3]
+    assert len(markers.x) == 2 and np.all(np.isfinite(np.array(markers.y, dtype=float)))
+    assert len(markers.error_y.array) == 2 and "d=8" in markers.name
+    assert app.sim_progress.layout.visibility == "hidden" and not app.sim_button.disabled
+    app.kappa.value = 0.5                       # parameters changed: stale markers are removed
+    assert len(app.figure.data[3].x) == 0 and app.simulation is None
