@@ -53,7 +53,7 @@ __all__ = ["FixedPoint", "FixedPointCurve", "fixed_point", "fixed_point_curve", 
 
 XI_MIN = 1e-12            # smallest xi the solver visits (below it the law is resolved to ~1e-6 only)
 XI_MAX = 1e6
-_N_Q_GRID = 64            # points of the q-scan used to bracket every root of F(q; xi)
+_N_Q_GRID = 48            # points of the q-scan used to bracket every root of F(q; xi)
 
 
 class FixedPointError(RuntimeError):
@@ -184,14 +184,53 @@ def _evaluate(kappa: float, kappa_star: float, xi: float, q: np.ndarray) -> dict
     a0, _, a2, ah, ahx = law.tail_integrals(cut)
     dof = ahx - q * ah
     mse = 1.0 + 1.0 / kappa_star + q * q * a0 - a2 + 4.0 * xi * dof
-    return {"dof": dof, "mse": mse, "rank": a0, "cut": cut, "omega": np.full_like(q, omega)}
+    # q-derivatives at fixed xi (the boundary terms vanish both for cut = q, where x - q = 0, and cut = omega):
+    # dI/dq = -int_b rho H,  dMSE/dq = 2 q int_b rho - 4 xi int_b rho H
+    return {"dof": dof, "mse": mse, "rank": a0, "cut": cut, "omega": np.full_like(q, omega),
+            "ddof": -ah, "dmse": 2.0 * q * a0 - 4.0 * xi * ah}
 
 
-def _f_value(kappa: float, kappa_star: float, xi: float, q: np.ndarray, lam: float, noise: float) -> np.ndarray:
+def _f_value(kappa: float, kappa_star: float, xi: float, q: np.ndarray, lam: float, noise: float,
+             derivative: bool = False):
+    """``F(q; xi) = 1 - lambda/q - 2 xi I/(MSE + Delta/2)`` (and ``dF/dq`` with ``derivative``)."""
     ev = _evaluate(kappa, kappa_star, xi, q)
     q = np.atleast_1d(q)
     reg = lam / q if lam > 0 else 0.0
-    return 1.0 - reg - 2.0 * xi * ev["dof"] / (ev["mse"] + noise / 2.0)
+    m = ev["mse"] + noise / 2.0
+    f = 1.0 - reg - 2.0 * xi * ev["dof"] / m
+    if not derivative:
+        return f
+    df = (lam / (q * q) if lam > 0 else 0.0) - 2.0 * xi * (ev["ddof"] * m - ev["dof"] * ev["dmse"]) / (m * m)
+    return f, df
+
+
+def _bracketed_newton(fun, lo: float, hi: float, f_lo: float, f_hi: float, rtol: float = 1e-14,
+                      ftol: float = 1e-14, max_iter: int = 100) -> float:
+    """Root of ``fun`` (returning value and derivative) in ``[lo, hi]`` with a sign change: Newton steps,
+    bisection whenever a step leaves the bracket or the bracket stops shrinking."""
+    x = lo - f_lo * (hi - lo) / (f_hi - f_lo)            # regula falsi start
+    prev_width = hi - lo
+    for it in range(max_iter):
+        fx, dfx = fun(x)
+        if abs(fx) <= ftol:
+            return x
+        if (fx < 0) == (f_lo < 0):
+            lo, f_lo = x, fx
+        else:
+            hi, f_hi = x, fx
+        if hi - lo <= rtol * max(abs(lo), abs(hi)):
+            return 0.5 * (lo + hi)
+        x_new = x - fx / dfx if (dfx != 0 and math.isfinite(dfx)) else math.nan
+        if not (lo < x_new < hi) or (it % 4 == 3 and hi - lo > 0.5 * prev_width):
+            x_new = 0.5 * (lo + hi)
+        if it % 4 == 3:
+            prev_width = hi - lo
+        if abs(x_new - x) <= rtol * abs(x):
+            return x_new
+        x = x_new
+    if hi - lo <= 1e-10 * max(abs(lo), abs(hi)):
+        return 0.5 * (lo + hi)
+    raise ArithmeticError(f"bracketed Newton did not converge in [{lo}, {hi}]")
 
 
 def _q_roots(kappa: float, kappa_star: float, xi: float, lam: float, noise: float) -> list[float]:
@@ -211,9 +250,12 @@ def _q_roots(kappa: float, kappa_star: float, xi: float, lam: float, noise: floa
         roots.append(float(grid[0]))
     sign = np.sign(vals)
     idx = np.nonzero(sign[:-1] * sign[1:] < 0)[0]
-    f = lambda qq: float(_f_value(kappa, kappa_star, xi, np.array([qq]), lam, noise)[0])  # noqa: E731
+    def fun(qq: float) -> tuple[float, float]:
+        f, df = _f_value(kappa, kappa_star, xi, np.array([qq]), lam, noise, derivative=True)
+        return float(f[0]), float(df[0])
+
     for i in idx:
-        roots.append(brentq(f, grid[i], grid[i + 1], xtol=1e-15, rtol=4 * np.finfo(float).eps))
+        roots.append(_bracketed_newton(fun, float(grid[i]), float(grid[i + 1]), float(vals[i]), float(vals[i + 1])))
     return roots
 
 

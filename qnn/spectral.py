@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 _TAIL_TOL = 1e-10        # relative size of the last Chebyshev coefficients accepted as converged
-_MIN_DEGREE = 64         # Chebyshev degree of every piece
+_MIN_DEGREE = 128        # Chebyshev degree of every piece
 _MAX_DEPTH = 24          # bisection depth limit
 _MAX_PIECES = 400        # total number of Chebyshev pieces per interval
 _NEWTON_STEPS = 8        # polishing steps of the closed-form cubic roots
@@ -206,22 +206,19 @@ def _hilbert_quadrature(x: np.ndarray, kappa_star: float, xi: float, n: int = 40
 
 @lru_cache(maxsize=4096)
 def _discriminant_quartic(kappa_star: float, xi: float) -> np.ndarray:
-    """Coefficients (increasing powers of z) of the discriminant of the cubic in g (cached; do not mutate)."""
-    a = np.array([xi])
+    """Coefficients (increasing powers of z) of the discriminant of the cubic in g (cached; read-only).
+
+    With ``a = xi``, ``b = -(z + kappa* xi)``, ``c = 1 - kappa* + kappa* z``, ``d = -kappa*``:
+    ``Delta = 18 abcd - 4 b^3 d + b^2 c^2 - 4 a c^3 - 27 a^2 d^2``.
+    """
+    a, d = xi, -kappa_star
     b = np.array([-kappa_star * xi, -1.0])
     c = np.array([1.0 - kappa_star, kappa_star])
-    d = np.array([-kappa_star])
-    P = _poly.polymul
-    terms = (
-        18.0 * P(P(P(a, b), c), d)
-        , -4.0 * P(P(P(b, b), b), d)
-        , P(P(b, b), P(c, c))
-        , -4.0 * P(a, P(P(c, c), c))
-        , -27.0 * P(P(a, a), P(d, d))
-    )
-    out = np.zeros(5)
-    for t in terms:
-        out[: len(t)] += t
+    b2, c2 = np.convolve(b, b), np.convolve(c, c)
+    out = np.convolve(b2, c2)                                   # degree 4
+    out[:3] += 18.0 * a * d * np.convolve(b, c)
+    out[:4] += -4.0 * d * np.convolve(b2, b) - 4.0 * a * np.convolve(c2, c)
+    out[0] += -27.0 * a * a * d * d
     out.setflags(write=False)
     return out
 
@@ -306,80 +303,101 @@ class _Piece:
     degree: int = 0
     tail: float = 0.0                           # size of the last coefficients / largest coefficient
 
-    def t_of_x(self, x: np.ndarray) -> np.ndarray:
-        u = np.clip((x - self.lo) / (self.hi - self.lo), 0.0, 1.0)
-        theta = np.arccos(1.0 - 2.0 * u)
-        return 2.0 * theta / np.pi - 1.0
 
-    def upper(self, x: np.ndarray) -> np.ndarray:
-        """``int_x^hi phi_k`` for every moment k (rows), x clipped to the piece."""
-        t = self.t_of_x(x)
-        # T_k(t) = cos(k arccos t): one matrix product instead of a Clenshaw loop
-        basis = np.cos(np.multiply.outer(np.arccos(np.clip(t, -1.0, 1.0)), np.arange(self.anti.shape[1])))
-        out = self.totals[:, None] - (basis @ self.anti.T).T
-        out[:, x >= self.hi] = 0.0               # exact zero beyond the piece (no round-off of P(1) - P(1))
-        out[:, x <= self.lo] = self.totals[:, None]
-        return out
-
-
-def _piece_coefficients(lo: float, hi: float, kappa_star: float, xi: float, n: int) -> np.ndarray:
-    """Chebyshev coefficients (in t, theta = pi (t + 1)/2) of ``rho f (dx/dt)`` for the five moments."""
+def _batch_coefficients(bounds: np.ndarray, kappa_star: float, xi: float, n: int) -> np.ndarray:
+    """Chebyshev coefficients (in t, theta = pi (t + 1)/2) of ``rho f (dx/dt)`` for the five moments, for several
+    pieces at once: ``bounds`` (k, 2) -> coefficients (k, 5, n). One closed-form cubic solve for all nodes."""
     j = np.arange(n)
     t = np.cos(np.pi * (j + 0.5) / n)          # Chebyshev points of the first kind (interior)
     theta = np.pi * (t + 1.0) / 2.0
-    x = lo + (hi - lo) * (1.0 - np.cos(theta)) / 2.0
-    jac = (hi - lo) / 2.0 * np.sin(theta) * (np.pi / 2.0)
-    re, im, _ = _complex_pair(x, kappa_star, xi)
+    lo, hi = bounds[:, :1], bounds[:, 1:]
+    x = lo + (hi - lo) * ((1.0 - np.cos(theta)) / 2.0)
+    jac = (hi - lo) * (np.sin(theta) * (np.pi / 4.0))
+    re, im, _ = _complex_pair(x.ravel(), kappa_star, xi)
+    re, im = re.reshape(x.shape), im.reshape(x.shape)
     w = (im / np.pi) * jac
-    vals = np.stack([w, w * x, w * x * x, w * re, w * re * x])
-    coef = dct(vals, type=2, axis=1) / n
-    coef[:, 0] /= 2.0
-    return coef, x, im / np.pi
+    wx = w * x
+    vals = np.stack([w, wx, wx * x, w * re, wx * re], axis=1)
+    coef = dct(vals, type=2, axis=-1) / n
+    coef[..., 0] /= 2.0
+    return coef
+
+
+def _piece_coefficients(lo: float, hi: float, kappa_star: float, xi: float, n: int) -> np.ndarray:
+    """Coefficients (5, n) for one piece (see :func:`_batch_coefficients`)."""
+    return _batch_coefficients(np.array([[lo, hi]]), kappa_star, xi, n)[0]
 
 
 def _antiderivative(coef: np.ndarray) -> np.ndarray:
-    """Chebyshev coefficients of ``int_{-1}^t`` of each row of ``coef`` (rows = moments)."""
-    rows, n = coef.shape
-    c = np.zeros((rows, n + 2))
-    c[:, :n] = coef
-    out = np.zeros((rows, n + 1))
+    """Chebyshev coefficients of ``int_{-1}^t`` along the last axis of ``coef``."""
+    n = coef.shape[-1]
+    c = np.zeros(coef.shape[:-1] + (n + 2,))
+    c[..., :n] = coef
+    out = np.zeros(coef.shape[:-1] + (n + 1,))
     k = np.arange(1, n + 1)
-    out[:, 1:] = (c[:, :n] - c[:, 2:n + 2]) / (2.0 * k)
-    out[:, 1] = c[:, 0] - c[:, 2] / 2.0        # T_0 integrates to T_1
+    out[..., 1:] = (c[..., :n] - c[..., 2:n + 2]) / (2.0 * k)
+    out[..., 1] = c[..., 0] - c[..., 2] / 2.0  # T_0 integrates to T_1
     sign = np.where(np.arange(1, n + 1) % 2 == 0, 1.0, -1.0)
-    out[:, 0] = -out[:, 1:] @ sign             # value 0 at t = -1
+    out[..., 0] = -out[..., 1:] @ sign         # value 0 at t = -1
     return out
 
 
 def _make_piece(lo: float, hi: float, coef: np.ndarray, tail: float) -> _Piece:
     anti = _antiderivative(coef)
-    totals = anti.sum(axis=1)                  # T_k(1) = 1
-    return _Piece(lo=lo, hi=hi, anti=anti, totals=totals, degree=coef.shape[1], tail=tail)
+    totals = anti.sum(axis=-1)                 # T_k(1) = 1
+    return _Piece(lo=lo, hi=hi, anti=anti, totals=totals, degree=coef.shape[-1], tail=tail)
 
 
-def _pieces(lo: float, hi: float, kappa_star: float, xi: float, first: tuple) -> list[_Piece]:
-    """Adaptive piecewise Chebyshev representation of one support interval.
+def _split_points(kappa_star: float, xi: float, intervals: tuple[tuple[float, float], ...]) -> list[list[float]]:
+    """Interior points where the density is nearly singular, per interval.
 
-    A piece is accepted when its trailing coefficients are below ``_TAIL_TOL`` times ``scale`` (the size of the
-    whole interval's leading coefficient) or its own leading coefficient; otherwise it is bisected in ``x``.
-    The cosine map clusters nodes at both ends of every piece, so square-root edges and interior cuts are both
-    resolved; bisection handles interior near-zeros of the density (two intervals about to merge).
+    Where two intervals have just merged, the two edges become a complex-conjugate pair of roots of the
+    discriminant quartic close to the real axis; their real part is a near-cusp of the density that limits the
+    convergence of a Chebyshev series over the whole interval. Starting with a split there (where the cosine map
+    clusters nodes) resolves it with few pieces.
     """
-    scale = float(np.max(np.abs(first[0][0])))
+    roots = np.roots(_discriminant_quartic(kappa_star, xi)[::-1])
+    out: list[list[float]] = []
+    for lo, hi in intervals:
+        width = hi - lo
+        pts = sorted(float(r.real) for r in roots
+                     if abs(r.imag) > 0 and abs(r.imag) < 0.25 * width and lo + 1e-3 * width < r.real < hi - 1e-3 * width)
+        out.append(sorted(set(pts)))
+    return out
+
+
+def _build_pieces(intervals: tuple[tuple[float, float], ...], kappa_star: float, xi: float) -> list[_Piece]:
+    """Adaptive piecewise Chebyshev representation of the support.
+
+    A piece is accepted when its trailing coefficients are below ``_TAIL_TOL`` times its own leading coefficient or
+    times the interval's leading coefficient (scaled by the piece's share of the interval); otherwise it is bisected
+    in ``x``. The cosine map clusters nodes at both ends of every piece, so square-root edges and interior cuts are
+    both resolved; bisection handles interior near-zeros of the density (two intervals about to merge). All pieces
+    of one generation are evaluated together.
+    """
     accepted: list[_Piece] = []
-    stack = [(lo, hi, 0)]
-    while stack:
-        a, b, depth = stack.pop()
-        coef, x, rho = first if (a, b) == (lo, hi) else _piece_coefficients(a, b, kappa_star, xi, _MIN_DEGREE)
-        lead = max(float(np.max(np.abs(coef[0]))), 1e-300)
-        tail = float(np.max(np.abs(coef[0, -8:])))
-        rel = min(tail / lead, tail / max(scale * (b - a) / (hi - lo), 1e-300))
-        if rel <= _TAIL_TOL or depth >= _MAX_DEPTH or len(accepted) + len(stack) >= _MAX_PIECES:
-            accepted.append(_make_piece(a, b, coef, rel))
-        else:
-            mid = 0.5 * (a + b)
-            stack.append((mid, b, depth + 1))
-            stack.append((a, mid, depth + 1))
+    # pending: (a, b, depth, interval index); intervals are first cut at their near-singular points
+    pending = []
+    for i, ((lo, hi), cuts) in enumerate(zip(intervals, _split_points(kappa_star, xi, intervals))):
+        edges = [lo, *cuts, hi]
+        pending.extend((a, b, 0, i) for a, b in zip(edges[:-1], edges[1:]))
+    scales: dict[int, float] = {}
+    while pending:
+        coefs = _batch_coefficients(np.array([(a, b) for a, b, _, _ in pending]), kappa_star, xi, _MIN_DEGREE)
+        nxt = []
+        for (a, b, depth, i), coef in zip(pending, coefs):
+            lead = max(float(np.max(np.abs(coef[0]))), 1e-300)
+            if depth == 0:
+                scales[i] = max(scales.get(i, 0.0), lead)
+            lo, hi = intervals[i]
+            tail = float(np.max(np.abs(coef[0, -8:])))
+            rel = min(tail / lead, tail / max(scales[i] * (b - a) / (hi - lo), 1e-300))
+            if rel <= _TAIL_TOL or depth >= _MAX_DEPTH or len(accepted) + len(nxt) >= _MAX_PIECES:
+                accepted.append(_make_piece(a, b, coef, rel))
+            else:
+                mid = 0.5 * (a + b)
+                nxt.extend([(a, mid, depth + 1, i), (mid, b, depth + 1, i)])
+        pending = nxt
     accepted.sort(key=lambda p: p.lo)
     return accepted
 
@@ -407,6 +425,17 @@ class SpectralLaw:
     intervals: tuple[tuple[float, float], ...]
     pieces: tuple[_Piece, ...] = field(repr=False)
     quadrature_error: float = 0.0
+    # stacked copies of the pieces (for one vectorised evaluation of all of them)
+    _lo: np.ndarray = field(repr=False, default=None)
+    _hi: np.ndarray = field(repr=False, default=None)
+    _anti: np.ndarray = field(repr=False, default=None)
+    _tot: np.ndarray = field(repr=False, default=None)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_lo", np.array([p.lo for p in self.pieces]))
+        object.__setattr__(self, "_hi", np.array([p.hi for p in self.pieces]))
+        object.__setattr__(self, "_anti", np.stack([p.anti for p in self.pieces]))
+        object.__setattr__(self, "_tot", np.stack([p.totals for p in self.pieces]))
 
     @property
     def converged(self) -> bool:
@@ -425,11 +454,18 @@ class SpectralLaw:
 
     def tail_integrals(self, b: np.ndarray | float) -> np.ndarray:
         """``int_b^inf rho f`` for ``f = 1, x, x^2, H, H x`` (rows, in this order), vectorised over ``b``."""
-        b = np.atleast_1d(np.asarray(b, dtype=float))
-        out = np.zeros((5, b.size))
-        for piece in self.pieces:
-            out += piece.upper(np.maximum(b, piece.lo))
-        return out
+        b = np.atleast_1d(np.asarray(b, dtype=float)).ravel()
+        if b.size > 2048:                       # bound the (pieces, points, degree) work array
+            return np.concatenate([self.tail_integrals(c) for c in np.array_split(b, -(-b.size // 2048))], axis=1)
+        lo, hi = self._lo[:, None], self._hi[:, None]
+        u = np.clip((b[None, :] - lo) / (hi - lo), 0.0, 1.0)
+        # t = 2 theta/pi - 1 with cos(theta) = 1 - 2u; T_k(t) = cos(k arccos t)
+        phi = np.arccos(np.clip(2.0 * np.arccos(1.0 - 2.0 * u) / np.pi - 1.0, -1.0, 1.0))
+        basis = np.cos(phi[..., None] * np.arange(self._anti.shape[-1]))
+        vals = self._tot[:, :, None] - np.einsum("pmk,pjk->pjm", basis, self._anti)
+        vals = np.where((u >= 1.0)[:, None, :], 0.0, vals)          # exact zero beyond a piece
+        vals = np.where((u <= 0.0)[:, None, :], self._tot[:, :, None], vals)
+        return vals.sum(axis=0)
 
     def mass_above(self, b: np.ndarray | float) -> np.ndarray:
         """``int_b^inf rho_xi``."""
@@ -481,10 +517,7 @@ def spectral_law(kappa_star: float, xi: float) -> SpectralLaw:
     kappa_star = check_positive("kappa_star", kappa_star)
     xi = check_positive("xi", xi)
     intervals = support(kappa_star, xi)
-    pieces: list[_Piece] = []
-    for lo, hi in intervals:
-        first = _piece_coefficients(lo, hi, kappa_star, xi, _MIN_DEGREE)
-        pieces.extend(_pieces(lo, hi, kappa_star, xi, first))
+    pieces = _build_pieces(intervals, kappa_star, xi)
     err = max(p.tail for p in pieces)
     return SpectralLaw(kappa_star=kappa_star, xi=xi, intervals=intervals, pieces=tuple(pieces),
                        quadrature_error=err)
