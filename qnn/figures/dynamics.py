@@ -7,7 +7,7 @@ except where a figure compares feature models. Gradient flow is integrated with 
 RK23 (the flow itself), except Figure 14, which uses plain GD with ``eta = 0.02`` so that the objective decreases
 monotonically and ``Loss_lambda(t) - Loss_lambda(T)`` is a clean positive quantity.
 
-The DMFT curves (``dyn_dmft``) are cached with the same machinery: one task per setting, ``d`` is the size
+The DMFT solutions (``dyn_dmft``, read with :func:`dmft_solutions`) are cached with the same machinery: one task per setting, ``d`` is the size
 ``d_eff`` of the DMFT's effective matrix process and ``reps`` must be 1.
 """
 from __future__ import annotations
@@ -151,34 +151,50 @@ def dyn_fig20(task: dict) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------------------
-# DMFT curves from the DMFT member's cached comparisons (book/data/dmft/comparison_*.npz, qnn.dmft_validation)
+# DMFT solutions of the chapter's own settings (d = d_eff of the effective process; reps must be 1)
 # ------------------------------------------------------------------------------------------------------------
-def dmft_learning_curves(kappa: float = 0.4, kappa_star: float = 0.3, lam: float = 0.01, gamma: float = 1.0,
-                         data_dir=None, problems: list | None = None
-                         ) -> dict[tuple[float, float], tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Cached DMFT MSE(t) curves matching the given (kappa, kappa*, lambda, gamma), keyed by (noise, alpha).
+#: (figure, alpha, noise, lam, t_max, n_times) of each DMFT solve; kappa = 0.4, kappa* = 0.3 throughout.
+DMFT_SETTINGS = (("fig5", 0.3, 0.25, 0.01, 10.0, 400), ("fig5", 0.3, 0.5, 0.01, 10.0, 400),
+                 ("fig1", 0.25, 0.0, 0.0, 3.5, 200), ("fig1", 0.4, 0.0, 0.0, 3.5, 200))
 
-    Reads the comparison files written by ``python -m qnn.dmft_validation`` (``book/data/dmft/comparison_*.npz``);
-    nothing is computed. Returns ``{(noise, alpha): (t, dmft_mse, dmft_mse_stderr)}`` (empty if none matches).
-    A file that cannot be read (e.g. written by an older format) raises, unless a list ``problems`` is given:
-    then the file is skipped and ``"<file>: <error>"`` is appended to it, for the page to report.
+
+@register("dyn_dmft", d=60, reps=1, version="1",
+          grid={"case": [list(case) for case in DMFT_SETTINGS]},
+          fixed={"kappa": 0.4, "kappa_star": 0.3, "samples": 4, "control_samples": 16, "n_starts": 16,
+                 "max_iter": 25},
+          check_tasks=(),
+          description="DMFT of the dynamics chapter's settings (paper Figures 1 and 5)")
+def dyn_dmft(task: dict) -> dict:
+    """Solve the DMFT (:func:`qnn.dmft.dmft`, ``d_eff = d``) for one ``case``; reports ``converged``/``reason``.
+
+    The consistency test does not recompute these (``check_tasks=()``): one solve takes minutes.
     """
     from pathlib import Path
 
-    from ..dmft_validation import Comparison
+    from ..dmft import dmft
 
-    folder = Path(data_dir) if data_dir is not None else Path(__file__).resolve().parents[2] / "book" / "data" / "dmft"
-    curves = {}
-    for path in sorted(folder.glob("comparison_*.npz")):
-        try:
-            comparison = Comparison.load(path)
-        except (TypeError, KeyError, ValueError, OSError) as error:
-            if problems is None:
-                raise
-            problems.append(f"{path.name}: {type(error).__name__}: {error}")
-            continue
-        s = comparison.setting
-        if (s.kappa, s.kappa_star, s.lam, s.gamma) == (kappa, kappa_star, lam, gamma):
-            curves[(s.noise, s.alpha)] = (np.asarray(comparison.t), np.asarray(comparison.dmft_mse),
-                                          np.asarray(comparison.dmft_mse_se))
-    return curves
+    figure, alpha, noise, lam, t_max, n_times = task["case"]
+    setting = Setting(alpha=alpha, kappa=task["kappa"], kappa_star=task["kappa_star"], noise=noise, lam=lam)
+    result = dmft(setting, t_max, n_times=int(n_times), d_eff=task["d"], samples=task["samples"],
+                  control_samples=task["control_samples"], n_starts=task["n_starts"], max_iter=task["max_iter"],
+                  seed=task["seed"] % 2**32, progress=False,
+                  cache_dir=Path(__file__).resolve().parents[2] / ".cache" / "dmft_dyn")
+    return {"t": result.t, "mse": result.mse, "mse_stderr": result.mse_stderr, "loss": result.loss,
+            "output_variance_train": result.output_variance_train, "converged": bool(result.converged),
+            "reason": result.reason, "iterations": int(result.iterations), "error": float(result.error)}
+
+
+def dmft_solutions(data_dir=None) -> dict[tuple[str, float, float], dict]:
+    """The cached DMFT solutions of :data:`DMFT_SETTINGS`, keyed by ``(figure, alpha, noise)``.
+
+    Reads ``book/data/dyn_dmft.json`` through :func:`qnn.figdata.load` (raises ``CacheError`` with the
+    regeneration command if it is missing or stale); arrays come back as numpy arrays.
+    """
+    from ..figdata import load
+
+    data = load("dyn_dmft", data_dir=data_dir)
+    out = {}
+    for task, result in zip(data.tasks, data.results):
+        figure, alpha, noise = task["case"][:3]
+        out[(figure, alpha, noise)] = {k: (np.asarray(v) if isinstance(v, list) else v) for k, v in result.items()}
+    return out
