@@ -71,8 +71,9 @@ def test_converges_to_the_limit():
 
 
 def test_t_minus_3_law_at_kappa_08():
-    # measured: Dist t^3 / C3 = 0.63 (d = 100) and 1.02 (d = 200) at t = 69; the t^-3 regime needs t ~ 100 and
-    # the finite-d floor only sets in at Dist ~ d^-3, so d = 200 is the smallest size that shows the constant.
+    # measured (book data, 4 reps): Dist t^3 / C3 ~ 0.6 for t <= 10 at every d, rising to 0.8-1 at t ~ 100 for
+    # d = 200 and 400; single runs at t ~ 100 spread from 0.02 to 3.3 (eigenvalues of T near 0), so this checks
+    # the order of magnitude and the approach of the constant with 2 fixed seeds, not a percent-level agreement.
     result = oja_flow(200, 0.8, 100.0, reps=2, seed=1, n_records=4, t_first=50.0)
     ratio = result.dist.mean(axis=0)[1:] * result.t[1:] ** 3 / C3_CONSTANT
     assert np.all((ratio > 0.85) & (ratio < 1.2)), ratio
