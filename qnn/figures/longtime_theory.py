@@ -23,7 +23,7 @@ from .longtime import PAIRS_17
 #: Window of sample ratios kept in the cache (the figures show alpha in [0, 0.62]).
 ALPHA_WINDOW = (0.004, 0.9)
 #: Number of log-spaced xi values of each curve (xi_branch refines folds and gaps on top).
-N_XI = 60
+N_XI = 160
 
 
 def _round(values: np.ndarray) -> list[float]:
@@ -98,30 +98,30 @@ def theory_spectrum(task: dict) -> dict:
 
 _THEORY = dict(d=2, reps=1, check_tasks=(0,), check_rtol=1e-4)
 
-register("theory_fig2", version="1", grid={"lam": [0.5, 0.1, 0.05]},
+register("theory_fig2", version="2", grid={"lam": [0.5, 0.1, 0.05]},
          fixed={"kappa": 0.7, "kappa_star": 0.5, "noise": 0.0},
          description="theory: fixed point along xi, kappa=0.7, kappa*=0.5 (paper Fig. 2)", **_THEORY)(theory_curve)
-register("theory_fig4", version="1", grid={"lam": [0.1, 0.05, 0.01]},
+register("theory_fig4", version="2", grid={"lam": [0.1, 0.05, 0.01]},
          fixed={"kappa": 0.35, "kappa_star": 0.3, "noise": 0.0},
          description="theory: fixed point along xi, kappa=0.35, kappa*=0.3 (paper Fig. 4)", **_THEORY)(theory_curve)
-register("theory_fig3", version="1",
+register("theory_fig3", version="2",
          grid={"noise": [0.0, 0.5], "lam": [5.0, 2.0, 1.0, 0.5, 0.2, 0.1, 0.05, 0.01, 0.005, 0.001]},
          fixed={"kappa": 1.0, "kappa_star": 0.3},
          description="theory: kappa_min vs alpha, kappa=1, kappa*=0.3 (paper Fig. 3)", **_THEORY)(theory_curve)
-register("theory_fig6", version="1",
+register("theory_fig6", version="2",
          grid={"noise": [0.1, 0.25, 0.5, 1.0], "lam": [0.1, 0.05, 0.01, 0.005, 0.001, 0.0002]},
          fixed={"kappa": 0.4, "kappa_star": 0.3},
          description="theory: double descent, kappa=0.4, kappa*=0.3 (paper Figs. 6 and 15)", **_THEORY)(theory_curve)
-register("theory_fig7", version="1", grid={"lam": [0.1, 0.05, 0.01, 0.005, 0.0]},
+register("theory_fig7", version="2", grid={"lam": [0.1, 0.05, 0.01, 0.005, 0.0]},
          fixed={"kappa": 0.3, "kappa_star": 0.2, "noise": 0.0},
          description="theory: lambda -> 0+, kappa=0.3, kappa*=0.2 (paper Fig. 7)", **_THEORY)(theory_curve)
-register("theory_fig16", version="1", grid={"lam": [0.1, 0.05, 0.01], "kappa": [0.4, 0.35, 0.32, 0.3]},
+register("theory_fig16", version="2", grid={"lam": [0.1, 0.05, 0.01], "kappa": [0.4, 0.35, 0.32, 0.3]},
          fixed={"kappa_star": 0.3, "noise": 0.0},
          description="theory: width dependence near kappa* (paper Fig. 16)", **_THEORY)(theory_curve)
-register("theory_fig17", version="1", grid={"noise": [0.0, 0.5], "pair": PAIRS_17, "lam": [0.5, 0.1, 0.05]},
+register("theory_fig17", version="2", grid={"noise": [0.0, 0.5], "pair": PAIRS_17, "lam": [0.5, 0.1, 0.05]},
          fixed={},
          description="theory: 7 (kappa, kappa*) pairs, Delta = 0 and 0.5 (paper Figs. 17, 18)", **_THEORY)(theory_curve)
-register("theory_fig19", version="1",
+register("theory_fig19", version="2",
          grid={"kappa": [0.7, 0.5, 0.4, 0.35], "lam": [0.1, 0.05, 0.025, 0.005, 0.002]},
          fixed={"kappa_star": 0.3, "noise": 1.0},
          description="theory: double descent across widths, Delta=1 (paper Fig. 19)", **_THEORY)(theory_curve)
