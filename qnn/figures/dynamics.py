@@ -198,3 +198,16 @@ def dmft_solutions(data_dir=None) -> dict[tuple[str, float, float], dict]:
         figure, alpha, noise = task["case"][:3]
         out[(figure, alpha, noise)] = {k: (np.asarray(v) if isinstance(v, list) else v) for k, v in result.items()}
     return out
+
+
+@register("dyn_fig5_dmft", d=60, reps=8, version="1",
+          grid={"noise": [0.25, 0.5], "fraction": [0.5, 1.0]},
+          fixed={"alpha": 0.3, "kappa": 0.4, "kappa_star": 0.3, "lam": 0.01, "features": "goe", "t_max": 10.0},
+          shared_seed=("noise",),
+          description="Simulations at two sizes d/2, d against the DMFT of Figure 5 (alpha = 0.3, t <= 10)")
+def dyn_fig5_dmft(task: dict) -> dict:
+    """MSE(t) for ``t <= 10`` at dimension ``size = round(fraction d)`` (GOE features): the DMFT check of Fig 5."""
+    size = int(round(task["fraction"] * task["d"]))
+    run = simulate(_setting(task), size, task["t_max"], reps=1, seed=task["seed"], features=task["features"],
+                   progress=False, n_records=25, t_first=0.05)
+    return {"t": run.t, "mse": run.mse[0], "loss_train": run.loss[0], "size": size}
