@@ -1,14 +1,15 @@
 """Figure data of the dynamics chapter (paper Figures 1, 5, 9, 10, 12, 13, 14, 20, 21).
 
-Everything here is scaled down from the paper so that the whole chapter regenerates in well under 30 minutes on
-2 cores (``python -m qnn data dyn_fig1 dyn_fig5 ... --jobs 2``): small ``d`` (20-40), 2-3 repetitions, fewer
-alphas and shorter final times (``t_max`` = 300-500 instead of 1000-10000). Features are GOE (the paper's simulations and the DMFT's universality class)
-except where a figure compares feature models. Gradient flow is integrated with :func:`qnn.simulate`'s adaptive
-RK23 (the flow itself), except Figure 14, which uses plain GD with ``eta = 0.02`` so that the objective decreases
-monotonically and ``Loss_lambda(t) - Loss_lambda(T)`` is a clean positive quantity.
+Everything here is scaled down from the paper so that the whole chapter regenerates in about 30 minutes on 2
+shared cores (measured; ``python -m qnn data dyn_fig1 dyn_fig5 ... --jobs 2``): small ``d`` (20-60), 2-8
+repetitions, fewer alphas and shorter final times (``t_max`` = 300-500 instead of 1000-10000). Features are GOE
+(the paper's simulations and the DMFT's universality class) except where a figure compares feature models.
+Gradient flow is integrated with :func:`qnn.simulate`'s adaptive RK23 (the flow itself), except Figure 14, which
+uses plain GD with ``eta = 0.02`` so that the objective decreases monotonically and
+``Loss_lambda(t) - Loss_lambda(T)`` is a clean positive quantity.
 
-The DMFT solutions (``dyn_dmft``, read with :func:`dmft_solutions`) are cached with the same machinery: one task per setting, ``d`` is the size
-``d_eff`` of the DMFT's effective matrix process and ``reps`` must be 1.
+The DMFT solutions (``dyn_dmft``, read with :func:`dmft_solutions`) are cached with the same machinery: one task
+per setting, ``d`` is the size ``d_eff`` of the DMFT's effective matrix process and ``reps`` must be 1.
 """
 from __future__ import annotations
 
