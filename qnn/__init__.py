@@ -13,3 +13,6 @@ __all__ += ["dmft", "DMFTResult"]
 from . import spectral, thresholds
 from .fixed_point import EstimatorDensity, FixedPoint, FixedPointCurve, estimator_density, fixed_point, fixed_point_curve, xi_branch
 __all__ += ["fixed_point", "fixed_point_curve", "xi_branch", "estimator_density", "FixedPoint", "FixedPointCurve", "EstimatorDensity", "spectral", "thresholds"]
+from .oja import OjaResult, oja_flow, oja_power_law
+from .threshold_estimate import ThresholdEstimate, estimate_threshold
+__all__ += ["oja_flow", "oja_power_law", "OjaResult", "estimate_threshold", "ThresholdEstimate"]
