@@ -45,7 +45,7 @@ __all__ = [
     "Debouncer", "DoubleDescentCurves", "double_descent_curves", "double_descent_figure", "DoubleDescentApp",
     "ThresholdCurves", "threshold_curves", "PointInspection", "inspect_point", "phase_diagram_figure",
     "PhaseDiagramApp", "TrainedSpectrum", "trained_spectrum", "spectrum_figure", "SpectrumApp",
-    "simulation_points", "SimulationPoints", "threshold_values", "threshold_legend_html",
+    "simulation_points", "SimulationPoints", "threshold_values", "threshold_legend_html", "cannot_recover",
 ]
 
 #: xi grid of the double-descent curves (fixed, so that the spectral laws are cached across slider moves).
@@ -205,6 +205,12 @@ def _thresholds_module():
     return thresholds
 
 
+def cannot_recover(kappa: float, kappa_star: float) -> bool:
+    """Whether the student cannot represent the teacher: ``min(kappa, 1) < min(kappa*, 1)`` (then no recovery
+    threshold exists)."""
+    return min(kappa, 1.0) < min(kappa_star, 1.0)
+
+
 def threshold_values(kappa: float, kappa_star: float, noise: float = 0.0) -> dict[str, float]:
     """The recovery thresholds at one ``(kappa, kappa*)`` (NaN where undefined, e.g. ``kappa < kappa*``).
 
@@ -216,12 +222,9 @@ def threshold_values(kappa: float, kappa_star: float, noise: float = 0.0) -> dic
     noise = check_nonnegative("noise", noise)
     th = _thresholds_module()
     values = {"alpha_bo": float(th.alpha_bo(kappa_star))}
-    if kappa >= kappa_star:
-        values["alpha_pr_plus"] = float(th.alpha_pr_plus(kappa, kappa_star))
-        values["alpha_pr"] = float(th.alpha_pr(kappa, kappa_star))
-        values["alpha_inter"] = float(th.alpha_inter(kappa, kappa_star))
-    else:
-        values.update(alpha_pr_plus=math.nan, alpha_pr=math.nan, alpha_inter=math.nan)
+    for name in ("alpha_pr_plus", "alpha_pr", "alpha_inter"):
+        value = float(getattr(th, name)(kappa, kappa_star))      # inf when recovery is impossible
+        values[name] = value if math.isfinite(value) else math.nan
     if noise > 0:
         values["alpha_inter_noisy"] = _noisy_alpha_inter(kappa, kappa_star, noise)
     return values
@@ -336,8 +339,8 @@ def double_descent_curves(kappa: float, kappa_star: float, noise: float, lam: fl
         pts = _merge(pts, _curve_arrays(xi_branch(setting, new_xi, refine=False)))
     perfect_from = math.nan
     if lam == 0 and noise == 0:
-        perfect_from = float(_thresholds_module().alpha_pr_plus(kappa, kappa_star)) if kappa >= kappa_star \
-            else math.nan
+        perfect_from = float(_thresholds_module().alpha_pr_plus(kappa, kappa_star))
+        perfect_from = perfect_from if math.isfinite(perfect_from) else math.nan
         if math.isfinite(perfect_from):
             notes.append(("info", f"λ → 0⁺ without noise: MSE = Loss_train = 0 for α ≥ α_PR⁺ = {perfect_from:.4g} "
                                   "(not drawn on the log axes)."))
@@ -353,7 +356,7 @@ def double_descent_curves(kappa: float, kappa_star: float, noise: float, lam: fl
     if np.any(np.diff(pts["alpha"]) > 1e-9 * pts["alpha"][1:]) and not np.all(np.diff(pts["alpha"]) >= 0):
         notes.append(("warning", "the fixed-point curve folds here: several long-time solutions coexist at the "
                                  "same α (the curve is drawn along the fold)."))
-    if kappa < kappa_star:
+    if cannot_recover(kappa, kappa_star):
         notes.append(("warning", f"κ = {kappa:.3g} < κ* = {kappa_star:.3g}: the student is narrower than the "
                                  "teacher, so it can never recover it; the recovery thresholds are undefined."))
     if noise > 0 and lam < 1e-3:
@@ -655,7 +658,7 @@ class PointInspection:
 
 def _regime(setting: Setting, values: dict[str, float]) -> str:
     alpha, kappa, kappa_star = setting.alpha, setting.kappa, setting.kappa_star
-    if kappa < kappa_star:
+    if cannot_recover(kappa, kappa_star):
         return "κ < κ*: the student cannot represent the teacher; no perfect recovery at any α."
     parts = []
     if alpha < values["alpha_bo"]:
@@ -781,7 +784,7 @@ class PhaseDiagramApp(_App):
             f"({fp.branch.replace('_', ' ')} branch):<br>MSE = {fp.mse:.4g}, Loss_train = {fp.loss:.3g}, "
             f"ISE = {fp.ise:.3g}, ξ = {fp.xi:.4g}, q = {fp.q:.4g}, rank κ_min = {fp.rank:.4g}; "
             f"atom at 0 of mass 1 − κ_min = {inspection.atom:.4g}.<br>{html.escape(inspection.regime)}")
-        if kappa < kappa_star:
+        if cannot_recover(kappa, kappa_star):
             messages.append(("warning", "κ < κ*: the inspected student is narrower than the teacher."))
         return messages
 

@@ -106,6 +106,11 @@ def test_thresholds_undefined_below_teacher_width_with_message():
     curves = apps.double_descent_curves(0.2, 0.3, 0.0, 0.01)
     assert any(kind == "warning" and "narrower" in text for kind, text in curves.notes)
     assert "none (κ &lt; κ*)" in apps.threshold_legend_html(values)
+    # both widths >= 1: the student can represent any teacher although kappa < kappa*
+    wide = apps.threshold_values(1.1, 1.2)
+    assert wide["alpha_pr"] == pytest.approx(0.5) and wide["alpha_pr_plus"] == pytest.approx(0.5)
+    assert not apps.cannot_recover(1.1, 1.2) and apps.cannot_recover(0.2, 0.3)
+    assert not any("narrower" in text for _, text in apps.double_descent_curves(1.1, 1.2, 0.0, 0.01).notes)
 
 
 @pytest.mark.parametrize("kwargs, name", [
