@@ -29,8 +29,6 @@ from functools import lru_cache
 
 import numpy as np
 from numpy.polynomial import chebyshev as _cheb
-from numpy.polynomial import polynomial as _poly
-from scipy.fft import dct
 from scipy.optimize import brentq
 
 from .conventions import check_nonnegative, check_positive
@@ -110,7 +108,7 @@ def _complex_pair(x: np.ndarray, kappa_star: float, xi: float) -> tuple[np.ndarr
     r = 2.0 * ba ** 3 / 27.0 - ba * c / (3.0 * a) + d / a
     # D = (r/2)^2 + (p/3)^3 = -Delta / (108 a^4), Delta the discriminant of the cubic. Delta is evaluated as the
     # quartic polynomial in x (well conditioned), not from p and r (catastrophic cancellation when xi is small).
-    disc = -_poly.polyval(x, _discriminant_quartic(kappa_star, xi)) / (108.0 * a ** 4)
+    disc = -_horner(_discriminant_quartic(kappa_star, xi), x) / (108.0 * a ** 4)
     sq = np.sqrt(np.clip(disc, 0.0, None))
     # choose the sign that avoids cancellation in -r/2 +- sqrt(D)
     s = np.where(r > 0, -1.0, 1.0)
@@ -137,7 +135,7 @@ def _complex_pair(x: np.ndarray, kappa_star: float, xi: float) -> tuple[np.ndarr
             ok = np.abs(der) > 0
             step = np.where(ok, val / np.where(ok, der, 1.0), 0.0)
             g = g - step
-            if np.all(np.abs(step) <= 1e-15 * np.abs(g)):
+            if np.all(np.abs(step) <= 1e-13 * np.abs(g)):
                 break
         re = re.copy()
         im = im.copy()
@@ -223,24 +221,33 @@ def _discriminant_quartic(kappa_star: float, xi: float) -> np.ndarray:
     return out
 
 
-def support(kappa_star: float, xi: float) -> tuple[tuple[float, float], ...]:
-    """Support of ``rho_xi``: a tuple of one or two intervals ``(lo, hi)``, sorted.
+def _horner(coef: np.ndarray, x):
+    """Polynomial with increasing-power coefficients ``coef`` at ``x`` (plain Horner; no numpy.polynomial overhead)."""
+    out = coef[-1] * np.ones_like(x) if isinstance(x, np.ndarray) else coef[-1]
+    for c in coef[-2::-1]:
+        out = out * x + c
+    return out
 
-    The edges are the real roots of the discriminant of the cubic (a quartic in ``z``); an interval between two
-    consecutive real roots belongs to the support when the discriminant is negative there (complex roots).
-    """
-    kappa_star = check_positive("kappa_star", kappa_star)
-    xi = check_positive("xi", xi)
+
+@lru_cache(maxsize=4096)
+def _quartic_roots(kappa_star: float, xi: float) -> np.ndarray:
+    """Roots of the discriminant quartic (cached; read-only)."""
+    roots = np.roots(_discriminant_quartic(kappa_star, xi)[::-1])
+    roots.setflags(write=False)
+    return roots
+
+
+@lru_cache(maxsize=4096)
+def _support(kappa_star: float, xi: float) -> tuple[tuple[float, float], ...]:
     coef = _discriminant_quartic(kappa_star, xi)
-    roots = np.roots(coef[::-1])
+    roots = _quartic_roots(kappa_star, xi)
     scale = max(1.0, float(np.max(np.abs(roots))))
     real = np.sort(roots[np.abs(roots.imag) <= 1e-7 * scale].real)
     intervals: list[list[float]] = []
     for lo, hi in zip(real[:-1], real[1:]):
         if hi - lo <= 1e-12 * scale:
             continue
-        mid = 0.5 * (lo + hi)
-        if _poly.polyval(mid, coef) < 0:
+        if _horner(coef, 0.5 * (lo + hi)) < 0:
             if intervals and abs(intervals[-1][1] - lo) <= 1e-9 * scale:
                 intervals[-1][1] = hi
             else:
@@ -248,23 +255,26 @@ def support(kappa_star: float, xi: float) -> tuple[tuple[float, float], ...]:
     if not intervals:
         raise ArithmeticError(f"could not locate the support of rho_xi (kappa_star={kappa_star}, xi={xi}); "
                               f"discriminant roots {roots}")
-    # polish each edge with a few Newton steps on the quartic
-    dcoef = _poly.polyder(coef)
-    out = []
-    for lo, hi in intervals:
-        edges = []
-        for e in (lo, hi):
-            for _ in range(3):
-                dv = _poly.polyval(e, dcoef)
-                if dv == 0:
-                    break
-                step = _poly.polyval(e, coef) / dv
-                if not math.isfinite(step) or abs(step) > 1e-6 * scale:
-                    break
-                e -= step
-            edges.append(float(e))
-        out.append((edges[0], edges[1]))
-    return tuple(out)
+    # polish all edges at once with a few Newton steps on the quartic (steps larger than 1e-6 are rejected)
+    edges = np.array(intervals, dtype=float).ravel()
+    dcoef = coef[1:] * np.arange(1, 5)
+    for _ in range(3):
+        dv = _horner(dcoef, edges)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = np.where(dv != 0, _horner(coef, edges) / np.where(dv != 0, dv, 1.0), 0.0)
+        ok = np.isfinite(step) & (np.abs(step) <= 1e-6 * scale)
+        edges = np.where(ok, edges - step, edges)
+    edges = edges.reshape(-1, 2)
+    return tuple((float(a), float(b)) for a, b in edges)
+
+
+def support(kappa_star: float, xi: float) -> tuple[tuple[float, float], ...]:
+    """Support of ``rho_xi``: a tuple of one or two intervals ``(lo, hi)``, sorted.
+
+    The edges are the real roots of the discriminant of the cubic (a quartic in ``z``); an interval between two
+    consecutive real roots belongs to the support when the discriminant is negative there (complex roots).
+    """
+    return _support(check_positive("kappa_star", kappa_star), check_positive("xi", xi))
 
 
 def density(x: np.ndarray | float, kappa_star: float, xi: float) -> np.ndarray:
@@ -318,9 +328,18 @@ def _batch_coefficients(bounds: np.ndarray, kappa_star: float, xi: float, n: int
     w = (im / np.pi) * jac
     wx = w * x
     vals = np.stack([w, wx, wx * x, w * re, wx * re], axis=1)
-    coef = dct(vals, type=2, axis=-1) / n
-    coef[..., 0] /= 2.0
-    return coef
+    return vals @ _chebyshev_transform(n)
+
+
+@lru_cache(maxsize=8)
+def _chebyshev_transform(n: int) -> np.ndarray:
+    """Matrix mapping values at the n Chebyshev points of the first kind to Chebyshev coefficients (DCT-II, as a
+    matrix product: faster than an FFT call at these sizes)."""
+    j = np.arange(n)
+    mat = np.cos(np.pi * np.outer(j + 0.5, j) / n) * (2.0 / n)
+    mat[:, 0] /= 2.0
+    mat.setflags(write=False)
+    return mat
 
 
 def _piece_coefficients(lo: float, hi: float, kappa_star: float, xi: float, n: int) -> np.ndarray:
@@ -356,7 +375,7 @@ def _split_points(kappa_star: float, xi: float, intervals: tuple[tuple[float, fl
     convergence of a Chebyshev series over the whole interval. Starting with a split there (where the cosine map
     clusters nodes) resolves it with few pieces.
     """
-    roots = np.roots(_discriminant_quartic(kappa_star, xi)[::-1])
+    roots = _quartic_roots(kappa_star, xi)
     out: list[list[float]] = []
     for lo, hi in intervals:
         width = hi - lo
