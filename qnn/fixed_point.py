@@ -515,20 +515,28 @@ def _solve_in_xi(setting: Setting) -> tuple[dict, float]:
     mse_guess = 0.3 * setting.teacher_second_moment
     x0 = math.log(min(max((mse_guess + noise / 2.0) / (2.0 * target), XI_MIN), XI_MAX))
     f0 = h(x0)
-    step = 1.0 if f0 > 0 else -1.0            # alpha decreases with xi on a fold-free curve
-    x1, f1 = x0, f0
-    for _ in range(12):
-        x2 = min(max(x1 + step, math.log(XI_MIN)), math.log(XI_MAX))
-        f2 = h(x2)
-        if f1 * f2 <= 0:
+    # secant iteration (first step assumes d log alpha / d log xi = -1); Brent once a sign change is bracketed
+    x1 = min(max(x0 + max(min(f0, 3.0), -3.0), math.log(XI_MIN)), math.log(XI_MAX))
+    f1 = h(x1)
+    logxi = None
+    for _ in range(40):
+        if abs(f1) <= 1e-14:
+            logxi = x1
             break
+        if f0 * f1 < 0:
+            lo, hi = sorted((x0, x1))
+            logxi = brentq(h, lo, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps)
+            break
+        slope = (f1 - f0) / (x1 - x0) if x1 != x0 else -1.0
+        if not slope < 0:                       # alpha must decrease with xi on a fold-free curve
+            slope = -1.0
+        x2 = x1 - max(min(f1 / slope, 3.0), -3.0)
+        x2 = min(max(x2, math.log(XI_MIN)), math.log(XI_MAX))
         if x2 == x1:
             raise _NotUnique
-        x1, f1, step = x2, f2, step * 2.0
-    else:
+        x0, f0, x1, f1 = x1, f1, x2, h(x2)
+    if logxi is None:
         raise _NotUnique
-    lo, hi = sorted((x1, x2))
-    logxi = brentq(h, lo, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps)
     if logxi not in cache:
         h(logxi)
     p = cache[logxi]

@@ -29,7 +29,6 @@ from functools import lru_cache
 
 import numpy as np
 from numpy.polynomial import chebyshev as _cheb
-from scipy.optimize import brentq
 
 from .conventions import check_nonnegative, check_positive
 
@@ -477,14 +476,21 @@ class SpectralLaw:
         if b.size > 2048:                       # bound the (pieces, points, degree) work array
             return np.concatenate([self.tail_integrals(c) for c in np.array_split(b, -(-b.size // 2048))], axis=1)
         lo, hi = self._lo[:, None], self._hi[:, None]
-        u = np.clip((b[None, :] - lo) / (hi - lo), 0.0, 1.0)
-        # t = 2 theta/pi - 1 with cos(theta) = 1 - 2u; T_k(t) = cos(k arccos t)
-        phi = np.arccos(np.clip(2.0 * np.arccos(1.0 - 2.0 * u) / np.pi - 1.0, -1.0, 1.0))
-        basis = np.cos(phi[..., None] * np.arange(self._anti.shape[-1]))
-        vals = self._tot[:, :, None] - np.einsum("pmk,pjk->pjm", basis, self._anti)
-        vals = np.where((u >= 1.0)[:, None, :], 0.0, vals)          # exact zero beyond a piece
-        vals = np.where((u <= 0.0)[:, None, :], self._tot[:, :, None], vals)
-        return vals.sum(axis=0)
+        u = (b[None, :] - lo) / (hi - lo)                      # (pieces, points)
+        # pieces entirely above b contribute their totals, pieces below b nothing (exactly); only the piece
+        # containing b needs its Chebyshev series
+        out = ((u <= 0.0).astype(float).T @ self._tot).T      # (5, points)
+        ip, im = np.nonzero((u > 0.0) & (u < 1.0))
+        if ip.size:
+            # t = 2 theta/pi - 1 with cos(theta) = 1 - 2u; T_k(t) = cos(k arccos t)
+            phi = np.arccos(np.clip(2.0 * np.arccos(1.0 - 2.0 * u[ip, im]) / np.pi - 1.0, -1.0, 1.0))
+            basis = np.cos(phi[:, None] * np.arange(self._anti.shape[-1]))
+            part = self._tot[ip] - np.einsum("ik,ijk->ij", basis, self._anti[ip])   # (inside, 5)
+            if np.unique(im).size == im.size:
+                out[:, im] += part.T
+            else:
+                np.add.at(out.T, im, part)
+        return out
 
     def mass_above(self, b: np.ndarray | float) -> np.ndarray:
         """``int_b^inf rho_xi``."""
@@ -505,11 +511,8 @@ class SpectralLaw:
         for piece in reversed(self.pieces):
             tot = float(piece.totals[0])
             if acc + tot >= mass:
-                target = mass - acc
-                f = lambda t: float(piece.totals[0] - _cheb.chebval(t, piece.anti[0])) - target  # noqa: E731
-                t = brentq(f, -1.0, 1.0, xtol=1e-15, rtol=1e-15)
-                theta = np.pi * (t + 1.0) / 2.0
-                return float(piece.lo + (piece.hi - piece.lo) * (1.0 - math.cos(theta)) / 2.0)
+                target = tot - (mass - acc)     # P(t) = int_{-1}^t phi_0 must equal this
+                return _invert_piece(piece, target)
             acc += tot
         # mass slightly above the numerically integrated total: the quantile is the bottom edge
         return self.bottom
@@ -521,6 +524,43 @@ class SpectralLaw:
     def hilbert(self, x: np.ndarray | float) -> np.ndarray:
         """``H_xi(x)`` (see :func:`hilbert_transform`)."""
         return hilbert_transform(x, self.kappa_star, self.xi)
+
+
+def _cheb_eval(t, coef: np.ndarray):
+    """Chebyshev series at ``t`` in [-1, 1] through ``T_k(t) = cos(k arccos t)`` (one product, no Clenshaw loop)."""
+    phi = np.arccos(np.clip(t, -1.0, 1.0))
+    return np.cos(np.multiply.outer(phi, np.arange(coef.shape[-1]))) @ coef
+
+
+def _invert_piece(piece: _Piece, target: float) -> float:
+    """x in the piece with ``int_lo^x rho = target``: bracket on a 33-point grid of t, then safeguarded Newton
+    (the derivative of the antiderivative series is the integrand series)."""
+    anti0 = piece.anti[0]
+    grid = np.linspace(-1.0, 1.0, 33)
+    vals = _cheb_eval(grid, anti0) - target
+    j = int(np.clip(np.searchsorted(vals, 0.0), 1, grid.size - 1))   # P is non-decreasing in t
+    lo, hi = grid[j - 1], grid[j]
+    f_lo, f_hi = vals[j - 1], vals[j]
+    der = _cheb.chebder(anti0)
+    t = lo - f_lo * (hi - lo) / (f_hi - f_lo) if f_hi != f_lo else 0.5 * (lo + hi)
+    for _ in range(50):
+        ft = float(_cheb_eval(t, anti0)) - target
+        if ft == 0.0:
+            break
+        if ft < 0:
+            lo = t
+        else:
+            hi = t
+        dt = float(_cheb_eval(t, der))
+        t_new = t - ft / dt if dt > 0 else 0.5 * (lo + hi)
+        if not (lo <= t_new <= hi):
+            t_new = 0.5 * (lo + hi)
+        if abs(t_new - t) <= 1e-15 or hi - lo <= 1e-15:
+            t = t_new
+            break
+        t = t_new
+    theta = np.pi * (t + 1.0) / 2.0
+    return float(piece.lo + (piece.hi - piece.lo) * (1.0 - math.cos(theta)) / 2.0)
 
 
 def spectral_law(kappa_star: float, xi: float) -> SpectralLaw:
