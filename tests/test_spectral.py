@@ -132,3 +132,14 @@ def test_histogram_d1000_and_finite_size_trend():
 def test_bad_input(call):
     with pytest.raises(ValueError):
         call()
+
+
+def test_upper_quantile_in_the_spectral_gap():
+    """kappa = kappa*: the quantile falls in the gap between the teacher bulk and the noise around 0 (it used to
+    fail to bracket); any point of the gap is correct, the returned one is an edge of the gap."""
+    for xi in (1e-5, 1e-3, 6e-3):
+        law = sp.spectral_law(0.3, xi)
+        (lo0, hi0), (lo1, hi1) = law.intervals
+        om = law.upper_quantile(0.3)
+        assert hi0 - 1e-9 <= om <= lo1 + 1e-9
+        assert float(law.mass_above(om)[0]) == pytest.approx(0.3, abs=1e-12)
