@@ -143,3 +143,18 @@ register("finite_size", d=2, reps=10, version="1",
          description="Finite-size trend of the long-time MSE at kappa=0.7, kappa*=0.5, lambda=0.05 (d = 30..80; "
                      "the registry d is unused)",
          check_tasks=(0,), check_rtol=1e-4)(finite_size_point)
+
+# Extra runs for the spectra at the paper's alphas (pooled with the runs of fig2 / fig4 on the spectrum page).
+register("spectrum_fig2", d=60, reps=15, version="1",
+         grid={"lam": [0.5, 0.1, 0.05], "alpha": [0.25, 0.4]},
+         fixed={**_COMMON, "kappa": 0.7, "kappa_star": 0.5, "noise": 0.0, "method": "auto", "spectrum": True},
+         shared_seed=("lam",),
+         description="Extra runs for the spectrum of S at the paper's alphas, kappa=0.7, kappa*=0.5 (paper Fig. 2)",
+         check_tasks=(0,), check_rtol=1e-4)(long_time_point)
+
+register("spectrum_fig4", d=60, reps=15, version="1",
+         grid={"lam": [0.1, 0.05, 0.01], "alpha": [0.25, 0.3, 0.35]},
+         fixed={**_COMMON, "kappa": 0.35, "kappa_star": 0.3, "noise": 0.0, "method": "lbfgs", "spectrum": True},
+         shared_seed=("lam",),
+         description="Extra runs for the spectrum of S at the paper's alphas, kappa=0.35, kappa*=0.3 (paper Fig. 4)",
+         check_tasks=(0,), check_rtol=1e-4)(long_time_point)

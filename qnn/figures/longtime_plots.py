@@ -135,17 +135,21 @@ def vertical_line(x: float, y_range: Sequence[float], name: str, panel: int = 1,
     return on_panel(trace, panel)
 
 
-def nonzero_eigenvalues(sim: FigureData, cutoff: float, **select: Any) -> tuple[np.ndarray, int, int]:
-    """All eigenvalues above ``cutoff`` of the runs matching ``select``, the number of runs, and of eigenvalues."""
+def nonzero_eigenvalues(sim: FigureData | Sequence[FigureData], cutoff: float,
+                        **select: Any) -> tuple[np.ndarray, int, int]:
+    """All eigenvalues above ``cutoff`` of the runs matching ``select`` (pooled over several caches if a sequence
+    is given), the number of runs, and the total number of eigenvalues."""
+    sims = [sim] if isinstance(sim, FigureData) else list(sim)
     values, runs, total = [], 0, 0
-    for task, res in zip(sim.tasks, sim.results):
-        if _matches(task, select):
-            eig = np.asarray(res["eigenvalues"], float)
-            values.append(eig[eig > cutoff])
-            runs += 1
-            total += eig.size
+    for data in sims:
+        for task, res in zip(data.tasks, data.results):
+            if _matches(task, select):
+                eig = np.asarray(res["eigenvalues"], float)
+                values.append(eig[eig > cutoff])
+                runs += 1
+                total += eig.size
     if not runs:
-        raise ValueError(f"{sim.name}: no simulation matches {select}")
+        raise ValueError(f"{', '.join(d.name for d in sims)}: no simulation matches {select}")
     return np.concatenate(values), runs, total
 
 
