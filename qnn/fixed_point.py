@@ -520,12 +520,13 @@ def _solve_in_xi(setting: Setting) -> tuple[dict, float]:
     f1 = h(x1)
     logxi = None
     for _ in range(40):
-        if abs(f1) <= 1e-14:
+        if abs(f1) <= 1e-12:
             logxi = x1
             break
-        if f0 * f1 < 0:
+        if f0 * f1 < 0 and abs(x1 - x0) > 1e-13:
             lo, hi = sorted((x0, x1))
-            logxi = brentq(h, lo, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps)
+            # xtol 1e-11 in log xi: below it the equations only see the round-off of the integrals (~1e-12)
+            logxi = brentq(h, lo, hi, xtol=1e-11, rtol=4 * np.finfo(float).eps)
             break
         slope = (f1 - f0) / (x1 - x0) if x1 != x0 else -1.0
         if not slope < 0:                       # alpha must decrease with xi on a fold-free curve
@@ -534,6 +535,9 @@ def _solve_in_xi(setting: Setting) -> tuple[dict, float]:
         x2 = min(max(x2, math.log(XI_MIN)), math.log(XI_MAX))
         if x2 == x1:
             raise _NotUnique
+        if abs(x2 - x1) <= 1e-10 and abs(f1) <= 1e-9:    # converged to the noise of the integrals
+            logxi = x1
+            break
         x0, f0, x1, f1 = x1, f1, x2, h(x2)
     if logxi is None:
         raise _NotUnique
@@ -596,13 +600,18 @@ def fixed_point(setting: Setting, *, tol: float = 1e-8, strict: bool = False) ->
             raise FixedPointError(msg)
         return _finish(setting, p, math.inf, tol, msg)
     guess = _interpolate_guess(pts[i], pts[i + 1], setting.alpha)
-    try:
-        p, res = _polish(setting, guess)
-    except (ValueError, ArithmeticError) as exc:  # brentq without sign change, etc.
-        p, res = guess, math.inf
-        extra = f"solver failed: {exc}"
-    else:
-        extra = ""
+    p, res, extra = guess, math.inf, ""
+    if pts[i]["xi"] != pts[i + 1]["xi"] and guess["branch"] != "non_interpolating":
+        try:                                    # secant on the local branch (cheap)
+            p, res = _polish_on_branch(setting, guess, tol)
+        except (ValueError, ArithmeticError):
+            p, res = guess, math.inf
+    if res > tol:
+        try:                                    # Powell hybrid in (log xi, log q)
+            p, res = _polish(setting, guess)
+        except (ValueError, ArithmeticError) as exc:  # brentq without sign change, etc.
+            p, res = guess, math.inf
+            extra = f"solver failed: {exc}"
     if res > tol:   # refine the bracket once and retry
         pts = _refine_gaps(setting.kappa, setting.kappa_star, setting.lam, setting.noise,
                            pts[max(0, i - 1): i + 3], 0.02, rounds=3)
