@@ -56,7 +56,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["FigureSpec", "FigureData", "CacheError", "register", "registry", "spec", "tasks_of", "load",
-           "generate", "default_data_dir", "default_partial_dir", "regeneration_command", "compare_results",
+           "generate", "compute_task", "default_data_dir", "default_partial_dir", "regeneration_command", "compare_results",
            "FORMAT_VERSION"]
 
 #: Version of the cache-file layout (not of the numbers).
@@ -384,8 +384,22 @@ def _jsonable(value: Any) -> Any:
 # generate / load
 
 
+def compute_task(figure: FigureSpec, task: Mapping[str, Any]) -> dict[str, Any]:
+    """Run ``figure.compute(task)`` exactly as :func:`generate` does: with single-threaded BLAS.
+
+    Multi-threaded BLAS sums in a thread-count-dependent order, and iterative solvers (L-BFGS iteration counts,
+    near-zero eigenvalues) amplify those last-digit differences; with one BLAS thread per task the numbers do
+    not depend on ``--jobs``, the scheduler, or the machine's load, so a cache can be checked by recomputation.
+    Parallelism comes from running tasks side by side (``--jobs``).
+    """
+    return dict(_run_one(figure.compute, -1, dict(task))[1])
+
+
 def _run_one(compute: TaskFunction, index: int, task: Task) -> tuple[int, Mapping[str, Any]]:
-    return index, compute(dict(task))
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return index, compute(dict(task))
 
 
 def generate(name: str, *, d: int | None = None, reps: int | None = None, jobs: int = 1,
