@@ -27,7 +27,8 @@ only in the keys named in ``shared_seed`` share their seed, i.e. the same teache
 the paper). The function returns a dict of JSON-serialisable numbers or lists of numbers. Bump ``version`` when
 the meaning of the results changes: every cache made with another version is then reported stale. The cheap
 consistency test (``tests/test_figdata.py``) recomputes the tasks listed in ``check_tasks`` and compares them
-with the cache (relative tolerance ``check_rtol``).
+with the cache (relative tolerance ``check_rtol``). Tasks always run with single-threaded BLAS
+(:func:`compute_task`), so the numbers do not depend on ``--jobs`` or on the machine's load.
 
 Reading in a page::
 
