@@ -601,6 +601,15 @@ def fixed_point(setting: Setting, *, tol: float = 1e-8, strict: bool = False) ->
         return _finish(setting, p, math.inf, tol, msg)
     guess = _interpolate_guess(pts[i], pts[i + 1], setting.alpha)
     p, res, extra = guess, math.inf, ""
+    if {pts[i]["branch"], pts[i + 1]["branch"]} == {"non_interpolating", "interpolating"}:
+        # the bracket spans the lambda -> 0+ branch switch (c = 0): the q = 0 branch holds iff its solution has c > 0
+        try:
+            p0, res0 = _polish(setting, dict(pts[i], branch="non_interpolating"))
+        except (ValueError, ArithmeticError):
+            p0, res0 = None, math.inf
+        if p0 is not None and p0["chi"] > 0 and res0 <= tol:
+            return _finish(setting, p0, res0, tol)
+        guess = dict(guess, branch="interpolating")
     if pts[i]["xi"] != pts[i + 1]["xi"] and guess["branch"] != "non_interpolating":
         try:                                    # secant on the local branch (cheap)
             p, res = _polish_on_branch(setting, guess, tol)

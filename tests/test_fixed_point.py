@@ -311,3 +311,18 @@ def test_interpolating_branch_ends_at_alpha_pr_plus(k, ks):
     pts = [p for p in _points_at_xi(k, ks, 1e-8, 0.0, 0.0) if p["branch"] == "interpolating"]
     assert len(pts) == 1
     assert pts[0]["alpha"] == pytest.approx(thresholds.alpha_pr_plus(k, ks), abs=1e-4)
+
+
+def test_branch_switch_at_noisy_interpolation_threshold():
+    """lambda -> 0+ with noise: interpolating (chi = 0) below alpha_inter(Delta), non-interpolating (q = 0, chi > 0)
+    above; the MSE peaks at the switch (finite in this limit: ~10.5 at (0.4, 0.3, Delta = 1), with a
+    square-root rise on the interpolating side) and the small-lambda curves approach it from below."""
+    a = thresholds.alpha_inter(0.4, 0.3, 1.0)
+    below = fixed_point(Setting(a - 1e-3, 0.4, 0.3, noise=1.0))
+    above = fixed_point(Setting(a + 1e-3, 0.4, 0.3, noise=1.0))
+    assert below.converged and below.branch == "interpolating" and below.q > 0 and below.chi == 0
+    assert above.converged and above.branch == "non_interpolating" and above.q == 0 and above.chi > 0
+    peak = fixed_point(Setting(a + 1e-5, 0.4, 0.3, noise=1.0)).mse
+    assert peak > max(below.mse, above.mse)
+    small = [fixed_point(Setting(a, 0.4, 0.3, noise=1.0, lam=lam)).mse for lam in (1e-3, 1e-4, 1e-5)]
+    assert small[0] < small[1] < small[2] < peak
