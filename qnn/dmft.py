@@ -66,7 +66,7 @@ __all__ = ["DMFTResult", "SampleSide", "dmft", "default_n_times", "time_grid", "
 
 #: Heun's method is stable for relaxation rates r with h r < 2; keep a margin.
 _STABILITY_MARGIN = 1.6
-_FORMAT_VERSION = 2
+_FORMAT_VERSION = 3
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -181,7 +181,7 @@ def sample_side(t: np.ndarray, C: np.ndarray, R: np.ndarray, alpha: float, noise
     Ru = np.divide(memory, w, out=np.zeros_like(memory), where=w > 0)
     Cu = M @ (C + noise) @ M.T
     Cu = 0.5 * (Cu + Cu.T)
-    ise = (np.einsum("ij,jk,ik->i", M, C, M) + noise * memory.sum(axis=1) ** 2) / 4.0
+    ise = (np.sum((M @ C) * M, axis=1) + noise * memory.sum(axis=1) ** 2) / 4.0
     return SampleSide(M=M, memory=memory, Ru=Ru, Cu=Cu, ise=ise)
 
 
@@ -203,11 +203,14 @@ def causal_sqrt(cov: np.ndarray, jitter: float = 1e-10) -> np.ndarray:
     if cov.ndim != 2 or cov.shape[0] != cov.shape[1] or not np.all(np.isfinite(cov)):
         raise ValueError("cov must be a finite square matrix")
     cov = 0.5 * (cov + cov.T)
-    vals, vecs = np.linalg.eigh(cov)
-    if vals[0] < 0:
-        cov = (vecs * np.clip(vals, 0.0, None)) @ vecs.T
     scale = max(float(np.max(np.diag(cov))), 1e-300)
-    return cholesky(cov + jitter * scale * np.eye(cov.shape[0]), lower=True)
+    eye = np.eye(cov.shape[0])
+    try:
+        return cholesky(cov + jitter * scale * eye, lower=True)
+    except np.linalg.LinAlgError:   # indefinite beyond the jitter: project (O(N^3) eigh, rarely needed)
+        vals, vecs = np.linalg.eigh(cov)
+        cov = (vecs * np.clip(vals, 0.0, None)) @ vecs.T
+        return cholesky(cov + jitter * scale * eye, lower=True)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -433,7 +436,16 @@ def _interpolate_response(t: np.ndarray, starts: np.ndarray, R_cols: np.ndarray,
             tq = s[J + 1] + lags
             inside = tq <= t[-1] + 1e-12
             other = np.interp(tq, t[starts[J + 1]:], R_cols[J + 1, starts[J + 1]:])
-            vals = np.where(inside, (1.0 - theta) * vals + theta * other, vals)
+            if J >= 1 and not np.all(inside):
+                # near t_max the later start does not reach this lag: continue the piecewise-linear dependence on s
+                # from the two earlier starts instead of freezing it (freezing biased the last rows of R and made
+                # chi and Loss_train jump over the last start interval)
+                before = np.interp(s[J - 1] + lags, t[starts[J - 1]:], R_cols[J - 1, starts[J - 1]:])
+                slope = (vals - before) / (s[J] - s[J - 1])
+                fallback = vals + slope * (t[b] - s[J])
+            else:
+                fallback = vals
+            vals = np.where(inside, (1.0 - theta) * vals + theta * other, fallback)
         R[b:, b] = vals
     R[np.diag_indices(n)] = diagonal
     return R
@@ -623,7 +635,8 @@ def dmft(setting: Setting, t_max: float, *, n_times: int | None = None, d_eff: i
     control_samples : int
         Extra population-flow runs (cheap) for the control variate's mean (>= 0).
     n_starts : int
-        Start times of the tangent-linear response runs (>= 2), equally spaced in grid index.
+        Start times of the tangent-linear response runs (>= 2), equally spaced in grid index (two more are added
+        just before ``t_max``).
     damping : float
         In ``[0, 1)``: kernels ``<- damping * old + (1 - damping) * new`` between sweeps (plain iteration
         converges without it; Anderson acceleration was tried and gave no gain).
@@ -678,7 +691,10 @@ def dmft(setting: Setting, t_max: float, *, n_times: int | None = None, d_eff: i
     batch = check_int("batch", batch, minimum=1)
     t = time_grid(t_max, n_times, refine)
     n = t.size
-    starts = np.unique(np.round(np.linspace(0, n - 2, n_starts)).astype(int))
+    # start times equally spaced in grid index, plus a few close to t_max: the response at the last rows is
+    # interpolated from starts that reach the lag, so the last start interval is kept short
+    starts = np.unique(np.concatenate([np.round(np.linspace(0, n - 2, n_starts)).astype(int),
+                                       [k for k in (n - 4, n - 7) if k > 0]]))
 
     params = {"setting": asdict(setting), "t_max": t_max, "n_times": n_times, "d_eff": d_eff, "samples": samples,
               "control_samples": control_samples, "n_starts": n_starts, "damping": damping, "tol": tol,

@@ -1,0 +1,220 @@
+"""DMFT versus gradient-flow simulations (THEORY.md sections 5-6): the comparison behind the book's DMFT page.
+
+For a setting and several input dimensions ``d`` this runs averaged gradient-flow simulations with GOE features
+(the DMFT's own universality class, :func:`qnn.simulate`) and the DMFT (:func:`qnn.dmft`), and compares them at
+the simulation's record times.
+
+Error bars. The simulation MSE uses the population flow (``alpha = infinity``) from the same ``S*`` and ``W(0)``
+as a control variate: ``MSE_cv(t) = mean_r [MSE_r(t) - MSEpop_r(t)] + E_d[MSEpop(t)]``, where ``E_d[MSEpop]`` is
+the mean over ``pop_reps`` independent (cheap) population runs at the same ``d`` with the same integrator. Its
+standard error is ``sqrt(var(MSE - MSEpop)/reps + var(MSEpop)/pop_reps)``. ``Loss_train`` has no control
+(plain mean and standard error). The DMFT has its own sampling error (``DMFTResult.mse_stderr``); the z-score of
+a time point is ``(sim - dmft) / sqrt(se_sim^2 + se_dmft^2)``.
+
+Regenerate the book's data (``book/data/dmft/``) with::
+
+    .venv/bin/python -m qnn.dmft_validation            # add --quick for a small smoke run
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .conventions import Setting, check_int, check_positive
+from .data import init_student, sample_teacher
+from .dmft import DMFTResult, dmft
+from .network import population_flow_velocity
+from .simulation import DEFAULT_ATOL, DEFAULT_RTOL, _integrate, record_times, simulate
+
+__all__ = ["SETTINGS", "Comparison", "population_mean", "compare", "save_curves", "comparison_table", "main"]
+
+#: The three validation settings of issue 4 (the third starts near the saddle W = 0: gamma = 0.1).
+SETTINGS: dict[str, Setting] = {
+    "A": Setting(alpha=0.4, kappa=0.7, kappa_star=0.5, noise=0.0, lam=0.05),
+    "B": Setting(alpha=0.3, kappa=0.4, kappa_star=0.3, noise=0.5, lam=0.01),
+    "C": Setting(alpha=0.3, kappa=1.0, kappa_star=0.5, noise=0.25, lam=0.02, gamma=0.1),
+}
+
+_REPO = Path(__file__).resolve().parents[1]
+DATA_DIR = _REPO / "book" / "data" / "dmft"
+CACHE_DIR = _REPO / ".cache" / "dmft"
+
+
+def population_mean(setting: Setting, d: int, t: np.ndarray, reps: int, seed: int = 12345
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard error over ``reps`` independent population flows at dimension ``d`` (MSE at ``t``).
+
+    Same integrator and tolerances as :func:`qnn.simulate`; draws independent of the simulation's.
+    """
+    reps = check_int("reps", reps, minimum=2)
+    m = max(1, int(round(setting.kappa * d)))
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(reps)]
+    out = np.empty((reps, len(t)))
+    for r, rng in enumerate(rngs):
+        S_star = sample_teacher(d, setting.kappa_star, rng)
+        W0 = init_student(d, m, setting.gamma, rng)
+
+        def record(k: int, W: np.ndarray, r: int = r, S_star: np.ndarray = S_star) -> None:
+            D = W @ W.T - S_star
+            out[r, k] = float(np.vdot(D, D)) / d
+
+        _integrate(lambda W, S_star=S_star: population_flow_velocity(W, S_star, setting.lam), W0, t, None,
+                   DEFAULT_RTOL, DEFAULT_ATOL, record)
+    return out.mean(axis=0), out.std(axis=0, ddof=1) / math.sqrt(reps)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Simulation (GOE features, control variate) versus DMFT at the record times ``t``, for each ``d``.
+
+    Arrays indexed ``[k_d, k_t]``.
+    """
+
+    name: str
+    setting: Setting
+    features: str
+    d: np.ndarray
+    reps: int
+    t: np.ndarray
+    sim_mse: np.ndarray
+    sim_mse_se: np.ndarray
+    sim_loss: np.ndarray
+    sim_loss_se: np.ndarray
+    dmft_mse: np.ndarray
+    dmft_mse_se: np.ndarray
+    dmft_loss: np.ndarray
+    dmft_converged: bool
+    dmft_seconds: float
+    dmft_loss_se: np.ndarray | None = None
+
+    @property
+    def z_mse(self) -> np.ndarray:
+        return (self.sim_mse - self.dmft_mse) / np.sqrt(self.sim_mse_se ** 2 + self.dmft_mse_se ** 2)
+
+    @property
+    def z_loss(self) -> np.ndarray:
+        """Loss z-score, with the DMFT's jackknife error of the loss when available."""
+        se_dmft = 0.0 if self.dmft_loss_se is None else self.dmft_loss_se
+        return (self.sim_loss - self.dmft_loss) / np.sqrt(self.sim_loss_se ** 2 + se_dmft ** 2)
+
+    def save(self, path: str | Path) -> None:
+        arrays = {k: getattr(self, k) for k in self.__dataclass_fields__ if isinstance(getattr(self, k), np.ndarray)}
+        meta = {"name": self.name, "setting": asdict(self.setting), "features": self.features, "reps": self.reps,
+                "dmft_converged": self.dmft_converged, "dmft_seconds": self.dmft_seconds}
+        np.savez_compressed(path, meta=json.dumps(meta), **arrays)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Comparison":
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            arrays = {k: data[k] for k in data.files if k != "meta"}
+        meta["setting"] = Setting(**meta["setting"])
+        return cls(**meta, **arrays)
+
+
+def compare(name: str, setting: Setting, d_values: tuple[int, ...] = (40, 60, 80), *, t_max: float = 10.0,
+            reps: int = 8, pop_reps: int = 64, n_records: int = 25, dmft_kwargs: dict | None = None,
+            cache_dir: str | Path | None = CACHE_DIR, n_jobs: int = 2, progress: bool = True,
+            features: str = "goe") -> tuple[Comparison, DMFTResult]:
+    """Run (or read from cache) the simulations and the DMFT of one setting and compare them.
+
+    ``features="goe"`` is the DMFT's own universality class; ``"gaussian"`` (the network itself) converges to it
+    as ``d`` grows.
+    """
+    t_max = check_positive("t_max", t_max)
+    reps = check_int("reps", reps, minimum=2)
+    cache = Path(cache_dir) if cache_dir is not None else None
+    kwargs = {"d_eff": 80, "samples": 4, "control_samples": 32, "n_starts": 20, "n_jobs": n_jobs,
+              "progress": progress, **(dmft_kwargs or {})}
+    start = time.perf_counter()
+    theory = dmft(setting, t_max, cache_dir=None if cache is None else cache / "theory", **kwargs)
+    seconds = time.perf_counter() - start
+    t = record_times(t_max, n_records, t_first=0.05)
+    rows: dict[str, list] = {k: [] for k in ("sim_mse", "sim_mse_se", "sim_loss", "sim_loss_se")}
+    for d in d_values:
+        sim = simulate(setting, d, t_max, reps=reps, seed=2026, features=features, times=t, population_control=True,
+                       n_jobs=n_jobs, progress=progress,
+                       cache_dir=None if cache is None else str(cache / "sim"))
+        pop_mean, pop_se = population_mean(setting, d, t, pop_reps)
+        diff = sim.mse - sim.mse_pop
+        rows["sim_mse"].append(diff.mean(axis=0) + pop_mean)
+        rows["sim_mse_se"].append(np.sqrt(diff.var(axis=0, ddof=1) / reps + pop_se ** 2))
+        rows["sim_loss"].append(sim.loss.mean(axis=0))
+        rows["sim_loss_se"].append(sim.loss.std(axis=0, ddof=1) / math.sqrt(reps))
+    interp = lambda y: np.interp(t, theory.t, y)  # noqa: E731
+    comp = Comparison(name=name, setting=setting, features=features, d=np.array(d_values), reps=reps, t=t,
+                      **{k: np.array(v) for k, v in rows.items()},
+                      dmft_mse=interp(theory.mse), dmft_mse_se=interp(theory.mse_stderr),
+                      dmft_loss=interp(theory.loss), dmft_converged=theory.converged, dmft_seconds=seconds,
+                      dmft_loss_se=interp(theory.loss_stderr))
+    return comp, theory
+
+
+def save_curves(result: DMFTResult, path: str | Path, n_kernel: int = 60) -> None:
+    """Save the book's view of a DMFT result: all curves, and the kernels on ``n_kernel`` grid points."""
+    idx = np.unique(np.round(np.linspace(0, result.t.size - 1, n_kernel)).astype(int))
+    np.savez_compressed(
+        path, t=result.t, mse=result.mse, mse_stderr=result.mse_stderr, loss=result.loss, ise=result.ise,
+        mse_population=result.mse_population, output_variance_train=result.output_variance_train,
+        errors=result.errors, kernel_t=result.t[idx], C=result.C[np.ix_(idx, idx)], R=result.R[np.ix_(idx, idx)],
+        Cu=result.Cu[np.ix_(idx, idx)], Ru=result.Ru[np.ix_(idx, idx)],
+        meta=json.dumps({"setting": asdict(result.setting), "d_eff": result.d_eff, "samples": result.samples,
+                         "control_samples": result.control_samples, "iterations": result.iterations,
+                         "converged": result.converged, "reason": result.reason}))
+
+
+def comparison_table(comparisons: list[Comparison]) -> str:
+    """Markdown table: per setting and d, the largest |z| over record times for MSE and Loss_train, and the
+    relative gaps at the last time."""
+    lines = ["| setting | d | max abs z (MSE) | max abs z (Loss) | MSE sim / DMFT at t_max | Loss sim / DMFT at t_max |",
+             "|---|---|---|---|---|---|"]
+    for c in comparisons:
+        s = c.setting
+        label = (f"{c.name} ({c.features}): α={s.alpha:g}, κ={s.kappa:g}, κ*={s.kappa_star:g}, λ={s.lam:g}, Δ={s.noise:g}, "
+                 f"γ={s.gamma:g}")
+        for k, d in enumerate(c.d):
+            lines.append(f"| {label} | {d} | {np.max(np.abs(c.z_mse[k])):.2f} | {np.max(np.abs(c.z_loss[k])):.2f} | "
+                         f"{c.sim_mse[k, -1]:.4f} ± {c.sim_mse_se[k, -1]:.4f} / {c.dmft_mse[-1]:.4f} ± "
+                         f"{c.dmft_mse_se[-1]:.4f} | {c.sim_loss[k, -1]:.4f} ± {c.sim_loss_se[k, -1]:.4f} / "
+                         f"{c.dmft_loss[-1]:.4f}"
+                         + ("" if c.dmft_loss_se is None else f" ± {c.dmft_loss_se[-1]:.4f}") + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small smoke run (d = 20, 30; d_eff = 30)")
+    parser.add_argument("--settings", default="ABC")
+    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--gaussian", default="A", help="settings also simulated with Gaussian-input features")
+    args = parser.parse_args(argv)
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    comps = []
+    for name in args.settings:
+        setting = SETTINGS[name]
+        if args.quick:
+            comp, theory = compare(name, setting, (20, 30), t_max=3.0, reps=4, pop_reps=8,
+                                   dmft_kwargs={"d_eff": 30, "samples": 2, "control_samples": 4},
+                                   n_jobs=args.n_jobs, cache_dir=CACHE_DIR / "quick")
+        else:
+            comp, theory = compare(name, setting, n_jobs=args.n_jobs)
+            comp.save(DATA_DIR / f"comparison_{name}.npz")
+            save_curves(theory, DATA_DIR / f"dmft_{name}.npz")
+        comps.append(comp)
+        print(comparison_table([comp]), flush=True)
+        if name in args.gaussian and not args.quick:
+            comp, _ = compare(name, setting, n_jobs=args.n_jobs, features="gaussian")
+            comp.save(DATA_DIR / f"comparison_{name}_gaussian.npz")
+            comps.append(comp)
+            print(comparison_table([comp]), flush=True)
+    print(comparison_table(comps))
+
+
+if __name__ == "__main__":
+    main()
