@@ -206,12 +206,19 @@ def test_spectrum_app_theory_without_training():
 
 
 def test_debouncer_coalesces_a_burst():
+    # The quiet time must be long compared with the burst itself, else a loaded machine (CI, 2 busy cores)
+    # legitimately fires between two triggers: 1 s against a burst of microseconds.
     calls = []
-    debounced = apps.Debouncer(0.05, lambda: calls.append(time.perf_counter()))
+    delay = 1.0
+    debounced = apps.Debouncer(delay, lambda: calls.append(time.perf_counter()))
+    start = time.perf_counter()
     for _ in range(5):
         debounced()
+    last_trigger = time.perf_counter()
+    assert last_trigger - start < delay, "the burst itself took longer than the quiet time"
     debounced.wait()
     assert len(calls) == 1
+    assert calls[0] - last_trigger >= delay * 0.99  # fired after the quiet time following the *last* trigger
     with pytest.raises(ValueError, match="delay"):
         apps.Debouncer(-1.0, lambda: None)
 
