@@ -32,7 +32,7 @@ from .dmft import DMFTResult, dmft
 from .network import population_flow_velocity
 from .simulation import DEFAULT_ATOL, DEFAULT_RTOL, _integrate, record_times, simulate
 
-__all__ = ["SETTINGS", "Comparison", "population_mean", "compare", "save_curves", "comparison_table", "main"]
+__all__ = ["SETTINGS", "Comparison", "population_mean", "compare", "chi_comparison", "save_curves", "comparison_table", "main"]
 
 #: The three validation settings of issue 4 (the third starts near the saddle W = 0: gamma = 0.1).
 SETTINGS: dict[str, Setting] = {
@@ -121,11 +121,12 @@ class Comparison:
 def compare(name: str, setting: Setting, d_values: tuple[int, ...] = (40, 60, 80), *, t_max: float = 10.0,
             reps: int = 8, pop_reps: int = 64, n_records: int = 25, dmft_kwargs: dict | None = None,
             cache_dir: str | Path | None = CACHE_DIR, n_jobs: int = 2, progress: bool = True,
-            features: str = "goe") -> tuple[Comparison, DMFTResult]:
+            features: str = "goe", dmft_seeds: tuple[int, ...] = (0, 1, 2)) -> tuple[Comparison, DMFTResult]:
     """Run (or read from cache) the simulations and the DMFT of one setting and compare them.
 
     ``features="goe"`` is the DMFT's own universality class; ``"gaussian"`` (the network itself) converges to it
-    as ``d`` grows.
+    as ``d`` grows. The DMFT curve is the mean of independent solves (``dmft_seeds``) and its error is their
+    standard error. Returns the comparison and the first solve.
     """
     t_max = check_positive("t_max", t_max)
     reps = check_int("reps", reps, minimum=2)
@@ -133,8 +134,10 @@ def compare(name: str, setting: Setting, d_values: tuple[int, ...] = (40, 60, 80
     kwargs = {"d_eff": 80, "samples": 4, "control_samples": 32, "n_starts": 20, "n_jobs": n_jobs,
               "progress": progress, **(dmft_kwargs or {})}
     start = time.perf_counter()
-    theory = dmft(setting, t_max, cache_dir=None if cache is None else cache / "theory", **kwargs)
-    seconds = time.perf_counter() - start
+    solves = [dmft(setting, t_max, seed=seed, cache_dir=None if cache is None else cache / "theory", **kwargs)
+              for seed in dmft_seeds]
+    seconds = (time.perf_counter() - start) / len(dmft_seeds)
+    theory = solves[0]
     t = record_times(t_max, n_records, t_first=0.05)
     rows: dict[str, list] = {k: [] for k in ("sim_mse", "sim_mse_se", "sim_loss", "sim_loss_se")}
     for d in d_values:
@@ -148,12 +151,44 @@ def compare(name: str, setting: Setting, d_values: tuple[int, ...] = (40, 60, 80
         rows["sim_loss"].append(sim.loss.mean(axis=0))
         rows["sim_loss_se"].append(sim.loss.std(axis=0, ddof=1) / math.sqrt(reps))
     interp = lambda y: np.interp(t, theory.t, y)  # noqa: E731
+    # independent solves (seeds): their spread is the honest error of the DMFT curve -- at late times it is
+    # several times the within-solve sampling error (the kernels' noise propagates through the self-consistency)
+    mse_runs = np.array([interp(r.mse) for r in solves])
+    loss_runs = np.array([interp(r.loss) for r in solves])
+    if len(solves) > 1:
+        mse_se = mse_runs.std(axis=0, ddof=1) / math.sqrt(len(solves))
+        loss_se = loss_runs.std(axis=0, ddof=1) / math.sqrt(len(solves))
+    else:
+        mse_se, loss_se = interp(theory.mse_stderr), interp(theory.loss_stderr)
     comp = Comparison(name=name, setting=setting, features=features, d=np.array(d_values), reps=reps, t=t,
                       **{k: np.array(v) for k, v in rows.items()},
-                      dmft_mse=interp(theory.mse), dmft_mse_se=interp(theory.mse_stderr),
-                      dmft_loss=interp(theory.loss), dmft_converged=theory.converged, dmft_seconds=seconds,
-                      dmft_loss_se=interp(theory.loss_stderr))
+                      dmft_mse=mse_runs.mean(axis=0), dmft_mse_se=mse_se,
+                      dmft_loss=loss_runs.mean(axis=0), dmft_converged=all(r.converged for r in solves),
+                      dmft_seconds=seconds, dmft_loss_se=loss_se)
     return comp, theory
+
+
+def chi_comparison(name: str, setting: Setting, theory: DMFTResult, d_values: tuple[int, ...] = (40, 60, 80), *,
+                   t_max: float = 10.0, reps: int = 8, n_records: int = 25,
+                   cache_dir: str | Path | None = CACHE_DIR, n_jobs: int = 2) -> dict[str, np.ndarray]:
+    """The sample-side response ``chi(t) = 1 + int_0^t Ru(t, s) ds`` measured in the simulations.
+
+    With label noise (``Delta > 0``), ``f - f* = (f - y) + sqrt(Delta) xi`` and ``E[u xi] = -sqrt(Delta) chi(t)``
+    give ``chi = (1 - 4 (ISE - Loss_train) / Delta) / 2`` per repetition: a direct test of the DMFT's response
+    kernel, independent of ``C``. Returns ``t``, ``d``, ``sim_chi``/``sim_chi_se`` (d, t) and ``dmft_chi`` (t).
+    """
+    if setting.noise <= 0:
+        raise ValueError(f"chi_comparison needs label noise (noise > 0), got noise = {setting.noise}")
+    t = record_times(t_max, n_records, t_first=0.05)
+    chi, se = [], []
+    for d in d_values:
+        sim = simulate(setting, d, t_max, reps=reps, seed=2026, features="goe", times=t, population_control=True,
+                       n_jobs=n_jobs, progress=False, cache_dir=None if cache_dir is None else str(Path(cache_dir) / "sim"))
+        c = 0.5 * (1.0 - 4.0 * (sim.ise - sim.loss) / setting.noise)
+        chi.append(c.mean(axis=0))
+        se.append(c.std(axis=0, ddof=1) / math.sqrt(reps))
+    return {"t": t, "d": np.array(d_values), "sim_chi": np.array(chi), "sim_chi_se": np.array(se),
+            "dmft_chi": np.interp(t, theory.t, theory.M.sum(axis=1))}
 
 
 def save_curves(result: DMFTResult, path: str | Path, n_kernel: int = 60) -> None:
@@ -200,12 +235,15 @@ def main(argv: list[str] | None = None) -> None:
         setting = SETTINGS[name]
         if args.quick:
             comp, theory = compare(name, setting, (20, 30), t_max=3.0, reps=4, pop_reps=8,
-                                   dmft_kwargs={"d_eff": 30, "samples": 2, "control_samples": 4},
+                                   dmft_kwargs={"d_eff": 30, "samples": 2, "control_samples": 4}, dmft_seeds=(0,),
                                    n_jobs=args.n_jobs, cache_dir=CACHE_DIR / "quick")
         else:
             comp, theory = compare(name, setting, n_jobs=args.n_jobs)
             comp.save(DATA_DIR / f"comparison_{name}.npz")
             save_curves(theory, DATA_DIR / f"dmft_{name}.npz")
+            if setting.noise > 0:
+                np.savez_compressed(DATA_DIR / f"chi_{name}.npz", **chi_comparison(name, setting, theory,
+                                                                                   n_jobs=args.n_jobs))
         comps.append(comp)
         print(comparison_table([comp]), flush=True)
         if name in args.gaussian and not args.quick:
