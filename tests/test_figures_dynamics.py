@@ -18,3 +18,12 @@ def test_registered_figures_and_grids():
     out = figdata.spec("dyn_fig13").compute({**task, "t_max": 1.0})
     assert out["size"] == round(task["fraction"] * 16)
     assert np.all(np.diff(out["dist"]) <= 1e-12)
+
+
+def test_fig20_grids_bracket_the_theory_threshold():
+    """Each pair's 9-alpha grid is centred on alpha_PR (rounded to 0.01), so the drop is inside the grid."""
+    from qnn.thresholds import alpha_pr
+
+    assert len({(k, ks) for k, ks, _ in FIG20_PAIRS}) == len(FIG20_PAIRS)
+    for kappa, kappa_star, centre in FIG20_PAIRS:
+        assert abs(centre - alpha_pr(kappa, kappa_star)) <= 0.0051, (kappa, kappa_star)
