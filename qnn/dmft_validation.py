@@ -30,7 +30,7 @@ from .conventions import Setting, check_int, check_positive
 from .data import init_student, sample_teacher
 from .dmft import DMFTResult, dmft
 from .network import population_flow_velocity
-from .simulation import DEFAULT_ATOL, DEFAULT_RTOL, _integrate, record_times, simulate
+from .simulation import DEFAULT_ATOL, DEFAULT_RTOL, integrate_flow, record_times, simulate
 
 __all__ = ["SETTINGS", "Comparison", "population_mean", "compare", "chi_comparison", "save_curves", "comparison_table", "main"]
 
@@ -64,7 +64,7 @@ def population_mean(setting: Setting, d: int, t: np.ndarray, reps: int, seed: in
             D = W @ W.T - S_star
             out[r, k] = float(np.vdot(D, D)) / d
 
-        _integrate(lambda W, S_star=S_star: population_flow_velocity(W, S_star, setting.lam), W0, t, None,
+        integrate_flow(lambda W, S_star=S_star: population_flow_velocity(W, S_star, setting.lam), W0, t, None,
                    DEFAULT_RTOL, DEFAULT_ATOL, record)
     return out.mean(axis=0), out.std(axis=0, ddof=1) / math.sqrt(reps)
 
