@@ -27,9 +27,6 @@ from qnn.voila import APPS, build_app_notebooks, free_port, voila_command
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 #: Console messages that are not errors of the apps.
 BENIGN_ERRORS = ("Failed to load resource: net::ERR_FAILED",)   # the blocked non-local requests (CDN fonts)
 N_PRESSES = 3
@@ -80,20 +77,6 @@ def _check_click_selects_point(page) -> None:
 @pytest.fixture(scope="module")
 def notebooks():
     return dict(zip(APPS, build_app_notebooks()))
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} not found: apt-get install -y chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM),
-            args=CHROMIUM_FLAGS, headless=True)
-        yield context
-        context.close()
 
 
 @pytest.fixture(scope="module")
