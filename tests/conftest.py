@@ -28,3 +28,28 @@ def browser(tmp_path_factory):
             args=CHROMIUM_FLAGS, headless=True)
         yield context
         context.close()
+
+
+def open_offline_page(browser, allowed_prefixes: tuple[str, ...]):
+    """A new page of ``browser`` that aborts every request not starting with one of ``allowed_prefixes``.
+
+    Returns ``(page, errors, blocked)``: ``errors`` collects page errors and console errors (as strings), ``blocked``
+    the URLs of the aborted requests; both fill up while the test drives the page.
+    """
+    page = browser.new_page()
+    errors: list[str] = []
+    blocked: list[str] = []
+
+    def route(route_request):
+        url = route_request.request.url
+        if url.startswith(allowed_prefixes):
+            route_request.continue_()
+        else:
+            blocked.append(url)
+            route_request.abort()
+
+    page.route("**/*", route)
+    page.on("pageerror", lambda error: errors.append(f"pageerror: {error}"))
+    page.on("console", lambda message: errors.append(f"console: {message.text}") if message.type == "error"
+            else None)
+    return page, errors, blocked

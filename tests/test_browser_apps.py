@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import open_offline_page
+
 from qnn.voila import APPS, build_app_notebooks, free_port, voila_command
 
 pytestmark = pytest.mark.browser
@@ -96,22 +98,7 @@ def test_app_loads_and_slider_changes_figure(app, notebooks, browser, latencies,
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_for_server(base + "/", process, START_TIMEOUT_S)
-        page = browser.new_page()
-        errors: list[str] = []
-        blocked: list[str] = []
-
-        def route(route_request):
-            url = route_request.request.url
-            if url.startswith(base) or url.startswith("data:") or url.startswith("blob:"):
-                route_request.continue_()
-            else:
-                blocked.append(url)
-                route_request.abort()
-
-        page.route("**/*", route)
-        page.on("pageerror", lambda error: errors.append(f"pageerror: {error}"))
-        page.on("console", lambda message: errors.append(f"console: {message.text}")
-                if message.type == "error" else None)
+        page, errors, blocked = open_offline_page(browser, (base, "data:", "blob:"))
         start = time.monotonic()
         page.goto(base + "/", wait_until="load", timeout=READY_TIMEOUT_MS)
         handle = page.locator(".widget-slider .noUi-handle").first

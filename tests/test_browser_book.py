@@ -23,6 +23,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import open_offline_page
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,22 +85,7 @@ def _visible_state(page) -> list:
 
 @pytest.mark.parametrize("page_name", toc_pages())
 def test_page_renders_figures_and_sliders(server, browser, page_name):
-    page = browser.new_page()
-    errors: list[str] = []
-    blocked: list[str] = []
-
-    def route(route_request):
-        url = route_request.request.url
-        if url.startswith(server) or url.startswith("data:"):
-            route_request.continue_()
-        else:
-            blocked.append(url)
-            route_request.abort()
-
-    page.route("**/*", route)
-    page.on("pageerror", lambda error: errors.append(f"pageerror: {error}"))
-    page.on("console", lambda message: errors.append(f"console: {message.text}") if message.type == "error"
-            else None)
+    page, errors, blocked = open_offline_page(browser, (server, "data:"))
     response = page.goto(f"{server}/{page_name}.html", wait_until="load", timeout=60_000)
     assert response is not None and response.ok, f"{page_name}: HTTP {response and response.status}"
 
