@@ -11,7 +11,6 @@ Results are recorded by hand in ``benchmarks/README.md`` (section DYN) with the 
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import subprocess
 import sys
@@ -25,8 +24,7 @@ FIGURES = ("dyn_fig1", "dyn_fig5", "dyn_fig12", "dyn_fig13", "dyn_fig14", "dyn_f
 
 
 def bench_oja() -> None:
-    from qnn.data import goe
-    from qnn.oja import oja_flow, oja_limit
+    from qnn.oja import oja_flow, oja_limit, oja_problem
 
     for d, kappa in ((200, 0.8), (400, 0.8), (400, 0.2)):
         start = time.perf_counter()
@@ -36,11 +34,9 @@ def bench_oja() -> None:
     # Euler (the paper's scheme, eta = 5e-3) to t = 10 at d = 100 for comparison of cost and accuracy
     d, kappa, seed = 100, 0.8, 1
     exact = oja_flow(d, kappa, 10.0, seed=seed, n_records=3, t_first=5.0)
-    target_rng, init_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed, spawn_key=(0,)).spawn(2))
-    T = goe(d, target_rng)
-    tau, U = np.linalg.eigh(T)
     m = exact.m
-    W = init_rng.standard_normal((d, m)) * math.sqrt(1.0 / m)
+    tau, U, W = oja_problem(d, m, 1.0, np.random.SeedSequence(seed, spawn_key=(0,)))
+    T = (U * tau) @ U.T
     Z_inf = (U * oja_limit(tau, m)) @ U.T
     start = time.perf_counter()
     for _ in range(int(round(10.0 / 5e-3))):

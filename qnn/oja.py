@@ -45,7 +45,7 @@ from scipy.special import zeta
 from .conventions import check_dimension, check_int, check_positive
 from .data import goe
 
-__all__ = ["OjaResult", "oja_flow", "oja_limit", "oja_power_law", "semicircle_density",
+__all__ = ["OjaResult", "oja_flow", "oja_limit", "oja_power_law", "oja_problem", "semicircle_density",
            "semicircle_upper_quantile", "C3_CONSTANT"]
 
 #: ``(pi^2/12 - zeta(3)/2) / pi``: the constant of the ``t^-3`` law (kappa >= 1/2).
@@ -157,11 +157,23 @@ def _propagate(tau: np.ndarray, V: np.ndarray, h: float) -> np.ndarray:
     return np.linalg.solve(L, (E[:, None] * V).T).T
 
 
-def _one_rep(d: int, m: int, gamma: float, t: np.ndarray, max_step: float,
-             seq: np.random.SeedSequence) -> tuple[np.ndarray, float]:
+def oja_problem(d: int, m: int, gamma: float, seq: np.random.SeedSequence
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The random draws of one repetition of :func:`oja_flow`.
+
+    Returns ``(tau, U, W0)``: the eigenvalues (ascending) and eigenvectors of the GOE target ``T = U diag(tau) U^T``
+    and the initialisation ``W0_ij ~ N(0, gamma/m)`` (d x m). Repetition ``r`` of ``oja_flow(..., seed=s)`` uses
+    ``seq = SeedSequence(s, spawn_key=(r,))``.
+    """
     target_rng, init_rng = (np.random.default_rng(s) for s in seq.spawn(2))
     tau, U = np.linalg.eigh(goe(d, target_rng))
     W0 = init_rng.standard_normal((d, m)) * math.sqrt(gamma / m)
+    return tau, U, W0
+
+
+def _one_rep(d: int, m: int, gamma: float, t: np.ndarray, max_step: float,
+             seq: np.random.SeedSequence) -> tuple[np.ndarray, float]:
+    tau, U, W0 = oja_problem(d, m, gamma, seq)
     V = U.T @ W0
     z = oja_limit(tau, m)
     n_pos = int(np.sum(tau > 0))

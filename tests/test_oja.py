@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 from scipy.integrate import quad
 
-from qnn.data import goe
-from qnn.oja import (C3_CONSTANT, oja_flow, oja_limit, oja_power_law, semicircle_density,
+from qnn.oja import (C3_CONSTANT, oja_flow, oja_limit, oja_power_law, oja_problem, semicircle_density,
                      semicircle_upper_quantile)
 
 
@@ -40,11 +39,9 @@ def test_limit_is_best_psd_rank_m_approximation():
 def test_exact_solution_matches_fine_euler():
     d, kappa, seed = 20, 0.4, 3
     result = oja_flow(d, kappa, 4.0, seed=seed, n_records=5, t_first=0.5)
-    target_rng, init_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed, spawn_key=(0,)).spawn(2))
-    T = goe(d, target_rng)
-    tau, U = np.linalg.eigh(T)
     m = result.m
-    W = init_rng.standard_normal((d, m)) * math.sqrt(1.0 / m)
+    tau, U, W = oja_problem(d, m, 1.0, np.random.SeedSequence(seed, spawn_key=(0,)))
+    T = (U * tau) @ U.T
     Z_inf = (U * oja_limit(tau, m)) @ U.T
     eta, time, euler = 2e-4, 0.0, []
     for t_k in result.t[1:]:
