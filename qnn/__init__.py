@@ -16,3 +16,7 @@ __all__ += ["fixed_point", "fixed_point_curve", "xi_branch", "estimator_density"
 from .oja import OjaResult, oja_flow, oja_power_law
 from .threshold_estimate import ThresholdEstimate, estimate_threshold
 __all__ += ["oja_flow", "oja_power_law", "OjaResult", "estimate_threshold", "ThresholdEstimate"]
+from . import denoising
+from .bayes_optimal import BayesOptimal, BayesOptimalCurve, bayes_optimal, bayes_optimal_branch, bayes_optimal_curve
+__all__ += ["bayes_optimal", "bayes_optimal_curve", "bayes_optimal_branch", "BayesOptimal", "BayesOptimalCurve",
+            "denoising"]

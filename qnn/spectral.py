@@ -38,7 +38,7 @@ from .conventions import check_nonnegative, check_positive
 
 __all__ = [
     "SpectralLaw", "spectral_law", "stieltjes", "density", "hilbert_transform", "support",
-    "teacher_density", "teacher_atom", "teacher_support", "upper_quantile", "semicircle_density",
+    "teacher_density", "teacher_atom", "teacher_support", "upper_quantile", "semicircle_density", "near_cusps",
 ]
 
 _TAIL_TOL = 1e-10        # relative size of the last Chebyshev coefficients accepted as converged
@@ -589,3 +589,10 @@ def spectral_law(kappa_star: float, xi: float) -> SpectralLaw:
 def upper_quantile(mass: float, kappa_star: float, xi: float) -> float:
     """Upper ``mass``-quantile ``omega`` of ``rho_xi``: ``int_omega^inf rho_xi = mass`` (``-inf`` if mass >= 1)."""
     return spectral_law(kappa_star, xi).upper_quantile(mass)
+
+
+def near_cusps(kappa_star: float, xi: float) -> tuple[tuple[float, ...], ...]:
+    """Interior points of each support interval where ``rho_xi`` nearly vanishes (two intervals just merged),
+    sorted; a quadrature should put piece boundaries there (used by :mod:`qnn.denoising`)."""
+    intervals = support(kappa_star, xi)
+    return tuple(tuple(p) for p in _split_points(check_positive("kappa_star", kappa_star), xi, intervals))
