@@ -229,7 +229,7 @@ def bayes_optimal_curve(setting: Setting, alphas: np.ndarray, *, exact: bool = T
     curve, :func:`bayes_optimal_branch`); each ``alpha`` then takes the largest grid bracket of ``A(xi) = alpha``.
     With ``exact=True`` the root is polished by Brent's method in that bracket (``converged`` as in
     :func:`bayes_optimal`); with ``exact=False`` it is read off a monotone cubic (PCHIP) interpolation of
-    ``log xi`` against ``alpha`` (a few ms for a whole curve, relative error ~1e-5 at 12 points per decade).
+    ``log xi`` against ``alpha`` (~30 ms for a 100-point curve; absolute error below 1e-4 at 12 points per decade, measured).
     Noiseless points at ``alpha >= alpha_BO`` are exact zeros.
 
     Parameters
