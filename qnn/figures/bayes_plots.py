@@ -89,3 +89,29 @@ def spectrum_comparison(bayes: FigureData, gf_theory: FigureData, kappa_star: fl
         groups[f"{alpha:g}"] = [teacher, flow, best]
     base = plotting.new_figure("eigenvalue", "density", x_range=x_range, y_range=(0, y_max))
     return plotting.slider_figure(groups, parameter="alpha", base=base, active=1)
+
+
+def overview_figure(data: FigureData, kappa_stars: Sequence[float], noises: Sequence[float],
+                    noisy_kappa_star: float) -> go.Figure:
+    """Two panels of Bayes-optimal MMSE vs alpha: noiseless for several ``kappa_stars`` (with their ``alpha_BO``),
+    and at ``noisy_kappa_star`` for several ``noises`` (log y)."""
+    base = plotting.new_figure("alpha", "MMSE", log_y=True, x_range=(0, 0.62), rows=1, cols=2,
+                               subplot_titles=["Δ = 0, several κ*", f"κ* = {noisy_kappa_star:g}, several Δ"])
+    traces = []
+    for index, ks in enumerate(kappa_stars):
+        traces.append(bayes_trace(data, ks, 0.0, color=None, color_index=index, x_max=0.62,
+                                  name=f"κ* = {ks:g}"))
+        traces[-1].line.dash = "solid"
+        line = alpha_bo_line(ks, (1e-3, 10), show_legend=False)
+        line.line.color = plotting.color(index)
+        traces.append(line)
+    for index, noise in enumerate(noises):
+        trace = bayes_trace(data, noisy_kappa_star, noise, panel=2, color=None, color_index=len(kappa_stars) + index,
+                            x_max=0.62, name=f"Δ = {noise:g}")
+        trace.line.dash = "solid"
+        traces.append(trace)
+    for trace in traces:
+        base.add_trace(trace)
+    base.layout.yaxis.range = [-3, 1]
+    base.layout.yaxis2.range = [-2, 1]
+    return base
