@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 from qnn import Setting, apps, thresholds
+from qnn.bayes_optimal import bayes_optimal
 from qnn.fixed_point import fixed_point
 
 PAGES = Path(__file__).resolve().parents[1] / "book" / "exercises"
-NAMES = ("thresholds", "double_descent", "spectrum", "fixed_point")
+NAMES = ("thresholds", "double_descent", "spectrum", "fixed_point", "bayes_optimal")
 
 
 def page(name: str) -> str:
@@ -108,3 +109,26 @@ def test_fixed_point_numbers():
         quoted.append(f"${fp.mse:.4g}$")
     assert ", ".join(quoted) in text
     assert min(scaled_excess) > 0 and max(scaled_excess) / min(scaled_excess) < 1.1   # excess ~ c / alpha
+
+
+def test_bayes_optimal_numbers():
+    text = page("bayes_optimal")
+    a_bo, a_pr, a_pr_plus = thresholds.alpha_bo(0.3), thresholds.alpha_pr(0.35, 0.3), thresholds.alpha_pr_plus(0.35, 0.3)
+    assert f"$\\alpha_{{\\rm BO}}(0.3) = {a_bo:.3f}$" in text
+    assert f"$\\alpha_{{\\rm PR}} = {a_pr:.4f}$" in text and f"$\\alpha_{{\\rm PR}}^+ = {a_pr_plus:.4f}$" in text
+    assert f"{a_pr / a_bo - 1:.0%} and {a_pr_plus / a_bo - 1:.0%} more".replace("%", " %") in text
+    assert thresholds.alpha_pr_plus(0.3, 0.3) == pytest.approx(a_bo, abs=1e-12)
+    small = bayes_optimal(Setting(alpha=0.001, kappa=1.0, kappa_star=0.5))
+    assert f"gives ${small.mmse:.4f}$" in text and f"$\\xi \\approx {small.xi:.0f}$" in text
+    inter = thresholds.alpha_inter(0.4, 0.3, 1.0)
+    assert f"$\\alpha_{{\\rm inter}} = {inter:.4f}$" in text
+    mse = {lam: fixed_point(Setting(alpha=inter, kappa=0.4, kappa_star=0.3, noise=1.0, lam=lam)).mse
+           for lam in (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0, 1e-3)}
+    grid = {lam: v for lam, v in mse.items() if lam != 1e-3}
+    best = min(grid, key=grid.get)
+    assert best == 0.4
+    assert f"${grid[0.05]:.3f}$ at $\\lambda = 0.05$" in text and f"minimum of ${grid[best]:.3f}$" in text
+    assert f"(${grid[1.0]:.3f}$ at $\\lambda = 1$)" in text and f"${mse[1e-3]:.3f}$ at $\\lambda = 10^{{-3}}$" in text
+    bo = bayes_optimal(Setting(alpha=inter, kappa=1.0, kappa_star=0.3, noise=1.0)).mmse
+    assert f"Bayes-optimal error is ${bo:.3f}$" in text and f"still {grid[best] / bo - 1:.0%} above".replace(
+        "%", " %") in text
