@@ -222,6 +222,32 @@ def test_phase_diagram_app_inspects_clicked_point():
     assert "MSE =" in app.info.value
 
 
+def test_phase_diagram_app_keeps_marker_spectrum_and_info_together_at_a_failed_point(monkeypatch):
+    """Issue 14 item 13: at a point whose fixed point does not converge the message says the figure keeps the last
+    valid parameters; the marker must then stay with the spectrum and the info (it used to move alone)."""
+    app = apps.PhaseDiagramApp(delay=0)
+    marker = (list(app.figure.data[6].x), list(app.figure.data[6].y))
+    spectrum = np.array(app.figure.data[7].y, dtype=float)
+    curves = np.array(app.figure.data[1].y, dtype=float)
+    info = app.info.value
+
+    def fail(kappa, kappa_star, alpha, lam, noise=0.0, **kwargs):
+        raise ValueError(f"the fixed point did not converge at α = {alpha:.4g}, κ = {kappa:.4g}: test")
+
+    monkeypatch.setattr(apps.phase_diagram, "inspect_point", fail)
+    app.alpha.value = 0.5
+    app.kappa_star.value = 0.4
+    assert "qnn-app-error" in app.status.value and "last valid parameters" in app.status.value
+    assert (list(app.figure.data[6].x), list(app.figure.data[6].y)) == marker
+    np.testing.assert_array_equal(np.array(app.figure.data[7].y, dtype=float), spectrum)
+    np.testing.assert_array_equal(np.array(app.figure.data[1].y, dtype=float), curves)
+    assert app.info.value == info
+    monkeypatch.undo()
+    app.kappa.value = 0.6                           # a valid point again: everything follows the sliders
+    assert list(app.figure.data[6].x) == [pytest.approx(0.6)] and list(app.figure.data[6].y) == [pytest.approx(0.5)]
+    assert app.inspection.setting.kappa_star == pytest.approx(0.4) and "κ* = 0.4" in app.info.value
+
+
 def test_spectrum_app_theory_without_training():
     app = apps.SpectrumApp(delay=0, auto_train=False)
     y0 = np.array(app.figure.data[1].y, dtype=float)

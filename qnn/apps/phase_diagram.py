@@ -146,21 +146,22 @@ class PhaseDiagramApp(App):
     def _compute_and_draw(self) -> list[tuple[str, str]]:
         messages: list[tuple[str, str]] = []
         kappa_star = float(self.kappa_star.value)
-        curves = threshold_curves(kappa_star)
         kappa, alpha, lam = float(self.kappa.value), float(self.alpha.value), float(self.lam.value)
+        # compute everything before drawing anything: if either step raises, the figure, the marker and the info
+        # keep showing the last valid parameters together (as the error message says)
+        curves = threshold_curves(kappa_star)
+        inspection = inspect_point(kappa, kappa_star, alpha, lam)
         with self.figure.batch_update():
             for index, y in enumerate((np.full_like(curves.kappa, curves.alpha_bo), curves.alpha_inter,
                                        curves.alpha_pr_plus, curves.alpha_pr, curves.counting)):
                 self.figure.data[index].x = curves.kappa
                 self.figure.data[index].y = y
             self.figure.data[6].x, self.figure.data[6].y = [kappa], [alpha]
-        self.curves = curves
-        inspection = inspect_point(kappa, kappa_star, alpha, lam)
-        self.inspection = inspection
-        fp = inspection.fixed_point
-        with self.figure.batch_update():
             self.figure.data[7].x = inspection.s
             self.figure.data[7].y = inspection.density
+        self.curves = curves
+        self.inspection = inspection
+        fp = inspection.fixed_point
         self.info.value = (
             f"<b>Fixed point at κ = {kappa:.3g}, κ* = {kappa_star:.3g}, α = {alpha:.3g}, λ = {lam:.2g}</b> "
             f"({fp.branch.replace('_', ' ')} branch):<br>MSE = {fp.mse:.4g}, Loss_train = {fp.loss:.3g}, "
