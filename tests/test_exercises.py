@@ -113,7 +113,8 @@ def test_fixed_point_numbers():
 
 def test_bayes_optimal_numbers():
     text = page("bayes_optimal")
-    a_bo, a_pr, a_pr_plus = thresholds.alpha_bo(0.3), thresholds.alpha_pr(0.35, 0.3), thresholds.alpha_pr_plus(0.35, 0.3)
+    a_bo, a_pr = thresholds.alpha_bo(0.3), thresholds.alpha_pr(0.35, 0.3)
+    a_pr_plus = thresholds.alpha_pr_plus(0.35, 0.3)
     assert f"$\\alpha_{{\\rm BO}}(0.3) = {a_bo:.3f}$" in text
     assert f"$\\alpha_{{\\rm PR}} = {a_pr:.4f}$" in text and f"$\\alpha_{{\\rm PR}}^+ = {a_pr_plus:.4f}$" in text
     assert f"{a_pr / a_bo - 1:.0%} and {a_pr_plus / a_bo - 1:.0%} more".replace("%", " %") in text

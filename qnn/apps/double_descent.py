@@ -2,7 +2,9 @@
 
 The long-time theory MSE, Loss_train and ISE vs ``alpha`` (book/theory/fixed_point.md) for sliders ``kappa,
 kappa*, Delta, lambda``, with the threshold lines (book/theory/thresholds.md), and optional simulation points
-(networks trained to convergence at small ``d``).
+(networks trained to convergence at small ``d``), and optionally the Bayes-optimal error (book/theory/bayes_optimal.md;
+it depends on ``kappa*`` and ``Delta`` only, so it is cached per pair and costs nothing when ``kappa`` or ``lambda``
+move).
 
 Speed: the curves are traced in the xi-parametrisation of :func:`qnn.fixed_point.xi_branch` on a *fixed* xi grid
 (so the spectral laws, cached per ``(kappa*, xi)`` inside :mod:`qnn.fixed_point`, are reused when ``kappa``,
@@ -14,11 +16,13 @@ import html
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import plotly.graph_objects as go
 
 from .. import plotting
+from ..bayes_optimal import bayes_optimal_window
 from ..conventions import Setting, check_int, check_positive
 from ..fixed_point import xi_branch
 from ..simulation import train_to_convergence
@@ -27,7 +31,7 @@ from .base import App, float_slider, log_slider, message_html
 from .threshold_lines import THRESHOLD_LABEL, THRESHOLD_STYLE, cannot_recover, threshold_values
 
 __all__ = ["DoubleDescentCurves", "double_descent_curves", "threshold_legend_html", "double_descent_figure",
-           "SimulationPoints", "simulation_points", "DoubleDescentApp"]
+           "SimulationPoints", "simulation_points", "DoubleDescentApp", "bayes_overlay"]
 
 #: Launcher entry (:mod:`qnn.voila`): the app's name (its notebook is ``apps/<NAME>.md``) and description.
 NAME = "double_descent"
@@ -209,8 +213,32 @@ def threshold_legend_html(thresholds: dict[str, float]) -> str:
     return '<div class="qnn-app-thresholds">Threshold lines: ' + " · ".join(parts) + "</div>"
 
 
+@lru_cache(maxsize=64)
+def _bayes_points(kappa_star: float, noise: float,
+                  alpha_range: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    curve = bayes_optimal_window(kappa_star, noise, alpha_range)
+    alpha, mmse = curve.alpha.copy(), curve.mmse.copy()
+    alpha.setflags(write=False)
+    mmse.setflags(write=False)
+    return alpha, mmse
+
+
+def bayes_overlay(curves: DoubleDescentCurves) -> tuple[np.ndarray, np.ndarray]:
+    """Bayes-optimal MMSE vs alpha for the ``kappa*`` and ``Delta`` of ``curves`` over its window (cached per
+    ``(kappa*, Delta)``), cut one decade below the smallest positive gradient-flow MSE so that the plunge to 0 at
+    ``alpha_BO`` does not stretch the log axis."""
+    s = curves.setting
+    alpha, mmse = _bayes_points(s.kappa_star, s.noise, tuple(float(v) for v in curves.alpha_range))
+    positive = curves.mse[curves.mse > 0]
+    floor = float(positive.min()) / 10.0 if positive.size else 0.0
+    keep = mmse > floor
+    return alpha[keep], mmse[keep]
+
+
 def double_descent_figure(curves: DoubleDescentCurves, *, widget: bool = False) -> go.Figure:
-    """Three panels (MSE, Loss_train, ISE vs alpha) with the threshold lines; a ``FigureWidget`` if ``widget``."""
+    """Three panels (MSE, Loss_train, ISE vs alpha) with the threshold lines; a ``FigureWidget`` if ``widget``.
+
+    Traces: 0-2 theory, 3-5 simulation markers, 6 the Bayes-optimal MMSE on the MSE panel (empty until shown)."""
     fig = plotting.new_figure("alpha", ["mse", "loss_train", "ise"], rows=1, cols=3, height=430, width=1150)
     fig.update_yaxes(type="log", exponentformat="power", row=1, col=1)
     fig.update_yaxes(type="log", exponentformat="power", row=1, col=2)
@@ -224,6 +252,8 @@ def double_descent_figure(curves: DoubleDescentCurves, *, widget: bool = False) 
                                  marker=dict(color=plotting.color(1), size=8, line=dict(width=0.5, color="black")),
                                  error_y=dict(type="data", array=[], visible=True), meta={"kind": "simulation"}),
                       row=1, col=col)
+    bayes = plotting.theory_trace([], [], "Bayes-optimal MMSE (any κ, λ)", dash="dashdot", line_color="#000000")
+    fig.add_trace(bayes, row=1, col=1)
     fig.update_layout(shapes=_threshold_shapes(curves.thresholds, 3, curves.alpha_range))
     return go.FigureWidget(fig) if widget else fig
 
@@ -294,6 +324,8 @@ class DoubleDescentApp(App):
         self.noise = float_slider("Δ (label noise)", noise, 0.0, 2.0, 0.05)
         self.lam = log_slider("λ (regularisation)", lam, -4, 0)
         self.lam_zero = widgets.Checkbox(value=False, description="λ → 0⁺ limit", indent=False)
+        self.bayes = widgets.Checkbox(value=False, description="Bayes-optimal", indent=False,
+                                      tooltip="the smallest MSE any estimator can reach (an addition to the paper)")
         self.curves = double_descent_curves(kappa, kappa_star, noise, lam)
         self.figure = double_descent_figure(self.curves, widget=True)
         self.legend = widgets.HTML(value=threshold_legend_html(self.curves.thresholds))
@@ -304,9 +336,10 @@ class DoubleDescentApp(App):
         self.sim_progress.layout.visibility = "hidden"
         self.sim_button.on_click(self.add_simulation_points)
         self.simulation: SimulationPoints | None = None
-        for control in (self.kappa, self.kappa_star, self.noise, self.lam, self.lam_zero):
+        for control in (self.kappa, self.kappa_star, self.noise, self.lam, self.lam_zero, self.bayes):
             control.observe(self.schedule, names="value")
-        controls = widgets.VBox([self.kappa, self.kappa_star, self.noise, widgets.HBox([self.lam, self.lam_zero])])
+        controls = widgets.VBox([self.kappa, self.kappa_star, self.noise,
+                                 widgets.HBox([self.lam, self.lam_zero, self.bayes])])
         sim_row = widgets.HBox([self.sim_button, self.sim_d, self.sim_progress])
         self.widget = widgets.VBox([controls, widgets.HBox([self.busy]), self.status, self.legend, self.figure,
                                     sim_row])
@@ -324,7 +357,9 @@ class DoubleDescentApp(App):
         shapes = _threshold_shapes(curves.thresholds, 3, curves.alpha_range)
         values = (_positive(curves.mse), _positive(curves.loss), curves.ise)
         stale = self.simulation is not None and self.simulation.setting != curves.setting
+        best = bayes_overlay(curves) if self.bayes.value else ([], [])
         with self.figure.batch_update():
+            self.figure.data[6].x, self.figure.data[6].y = best
             for index, y in enumerate(values):
                 self.figure.data[index].x = curves.alpha
                 self.figure.data[index].y = y
