@@ -200,14 +200,14 @@ def test_curve_agrees_with_single_points_and_interpolation():
 
 
 def test_time_per_point():
-    """< 20 ms per point (single points, noiseless and noisy; 4x margin is not given: measured on the shared
-    2-core machine, see benchmarks/README.md)."""
+    """< 20 ms CPU per point (single points, noiseless and noisy). CPU time, as in benchmarks/README.md: the shared
+    machine's wall time varies several-fold with its load."""
     settings = [Setting(alpha=a, kappa=1.0, kappa_star=k, noise=n) for a in (0.05, 0.2, 0.35)
                 for k in (0.3, 1.5) for n in (0.0, 0.5)]
-    start = time.perf_counter()
+    start = time.process_time()
     for s in settings:
         bayes_optimal(s)
-    assert (time.perf_counter() - start) / len(settings) < 0.02
+    assert (time.process_time() - start) / len(settings) < 0.02
 
 
 def test_spectrum_is_a_probability_law_with_the_right_moments():
