@@ -173,6 +173,9 @@ def double_descent_curves(kappa: float, kappa_star: float, noise: float, lam: fl
 
 
 _DD_PANELS = ("mse", "loss_train", "ise")
+#: Horizontal gap between two panels of the double-descent figure, as a fraction of the plotting width (room for
+#: the tick labels and the title of the next panel's y axis).
+DD_PANEL_GAP = 0.07
 
 
 def _positive(values: np.ndarray) -> np.ndarray:
@@ -210,8 +213,17 @@ def threshold_legend_html(thresholds: dict[str, float]) -> str:
 
 
 def double_descent_figure(curves: DoubleDescentCurves, *, widget: bool = False) -> go.Figure:
-    """Three panels (MSE, Loss_train, ISE vs alpha) with the threshold lines; a ``FigureWidget`` if ``widget``."""
-    fig = plotting.new_figure("alpha", ["mse", "loss_train", "ise"], rows=1, cols=3, height=430, width=1150)
+    """Three panels (MSE, Loss_train, ISE vs alpha) with the threshold lines; a ``FigureWidget`` if ``widget``.
+
+    The figure takes the width of its container (no fixed width) and the panels share it with narrow gaps
+    (:data:`DD_PANEL_GAP`), so that the three plots use the full width of the app.
+    """
+    fig = plotting.new_figure("alpha", ["mse", "loss_train", "ise"], rows=1, cols=3, height=430)
+    panel = (1.0 - 2 * DD_PANEL_GAP) / 3
+    for index in range(3):
+        start = index * (panel + DD_PANEL_GAP)
+        fig.layout[f"xaxis{index + 1 if index else ''}"].domain = [start, min(start + panel, 1.0)]
+    fig.update_layout(autosize=True)
     fig.update_yaxes(type="log", exponentformat="power", row=1, col=1)
     fig.update_yaxes(type="log", exponentformat="power", row=1, col=2)
     fig.update_xaxes(range=list(curves.alpha_range))
@@ -299,7 +311,8 @@ class DoubleDescentApp(App):
         self.legend = widgets.HTML(value=threshold_legend_html(self.curves.thresholds))
         self.sim_d = widgets.IntSlider(value=20, min=8, max=40, step=2, description="d", continuous_update=False)
         self.sim_button = widgets.Button(description="add simulation points", icon="play",
-                                         tooltip="train networks at d (GOE features, 2 seeds) at 5 alphas")
+                                         tooltip="train networks at d (GOE features, 2 seeds) at 5 alphas",
+                                         layout={"width": "auto"})
         self.sim_progress = widgets.IntProgress(value=0, min=0, max=1, description="", layout={"width": "200px"})
         self.sim_progress.layout.visibility = "hidden"
         self.sim_button.on_click(self.add_simulation_points)
