@@ -27,7 +27,7 @@ from qnn import Setting, bayes_optimal, bayes_optimal_branch, bayes_optimal_curv
 from qnn.denoising import mmse_denoising
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from test_bayes_optimal import _independent_bayes  # noqa: E402
+from test_bayes_optimal import _independent_bayes
 
 POINTS = [Setting(0.2, 1.0, 0.3), Setting(0.3, 1.0, 0.5), Setting(0.25, 1.0, 1.0), Setting(0.3, 1.0, 2.0),
           Setting(0.2, 1.0, 0.3, noise=0.5), Setting(0.4, 1.0, 0.5, noise=1.0), Setting(0.6, 1.0, 1.0, noise=0.25),

@@ -268,8 +268,7 @@ def bayes_optimal_curve(setting: Setting, alphas: np.ndarray, *, exact: bool = T
             mmse[i], xi[i], converged[i] = point.mmse, point.xi, point.converged
             continue
         if exact:
-            t_map = lambda v, a=alphas[i]: (mmse_denoising(ks, v) + noise / 2.0) / (2.0 * a)  # noqa: E731
-            u = brentq(lambda v: math.log(t_map(math.exp(v))) - v, math.log(grid[k]), math.log(grid[k + 1]),
+            u = brentq(_log_residual, math.log(grid[k]), math.log(grid[k + 1]), args=(ks, noise, float(alphas[i])),
                        xtol=_RTOL, rtol=4 * np.finfo(float).eps)
             xi[i] = math.exp(u)
             mmse[i] = float(mmse_denoising(ks, xi[i]))
@@ -278,6 +277,11 @@ def bayes_optimal_curve(setting: Setting, alphas: np.ndarray, *, exact: bool = T
             xi[i] = _interpolate_xi(a_grid, grid, k, float(alphas[i]))
             mmse[i] = max(2.0 * alphas[i] * xi[i] - noise / 2.0, 0.0)
     return BayesOptimalCurve(setting=setting, alpha=alphas, mmse=mmse, xi=xi, converged=converged)
+
+
+def _log_residual(u: float, kappa_star: float, noise: float, alpha: float) -> float:
+    """``log T(xi) - log xi`` at ``xi = e^u``."""
+    return math.log((float(mmse_denoising(kappa_star, math.exp(u))) + noise / 2.0) / (2.0 * alpha)) - u
 
 
 def _xi_grid(kappa_star: float, noise: float, alphas: np.ndarray, per_decade: int) -> np.ndarray:
