@@ -216,6 +216,27 @@ def _check_n_jobs(n_jobs: int) -> int:
     return n_jobs
 
 
+#: simulate() refuses runs that would need more integration steps than this (about a day of CPU at d = 10).
+MAX_STEPS = 10**8
+
+
+def _check_step_budget(setting: Setting, t_max: float, eta: float | None) -> None:
+    """Refuse up front a run whose number of steps is hopeless: GD takes ``t_max / eta`` steps; the adaptive
+    integrator is explicit, so its step is at most ~2.5 / lambda_max with lambda_max >= max(2 lambda, 1) (the
+    regulariser alone gives 2 lambda; the data term's curvature is O(1) or more, the teacher's scale)."""
+    if eta is not None:
+        steps, why = t_max / eta, f"t_max / eta = {t_max:.3g} / {eta:.3g} GD steps"
+    else:
+        stiffness = max(2.0 * setting.lam, 1.0)
+        steps = t_max * stiffness / 2.5
+        why = (f"at least t_max * lambda_max / 2.5 steps of the explicit integrator, with lambda_max >= "
+               f"max(2 lam, 1) = {stiffness:.3g} at t_max = {t_max:.3g}")
+    if steps > MAX_STEPS:
+        raise ValueError(f"t_max = {t_max:.3g} is out of reach: the run needs {why} = {steps:.3g} > {MAX_STEPS:.0e}; "
+                         "use a smaller t_max (with lam > 0 the flow relaxes within a time of order 1/lam)"
+                         + (" or a larger eta" if eta is not None else ""))
+
+
 def _rep_problem(setting: Setting, d: int, features: str, seed: int, rep: int) -> tuple[Dataset, np.ndarray]:
     gens = rep_generators(seed, rep)
     data = make_dataset(setting, d, gens, features)
@@ -366,6 +387,7 @@ def simulate(setting: Setting, d: int, t_max: float, *, reps: int = 1, seed: int
     atol = check_positive("atol", atol)
     n_jobs = _check_n_jobs(n_jobs)
     check_training_memory(setting, d, features)
+    _check_step_budget(setting, t_max, eta)
     if times is None:
         t = record_times(t_max, n_records, t_first)
     else:

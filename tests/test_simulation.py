@@ -399,3 +399,11 @@ def test_huge_problems_fail_up_front_with_value_error(call, name):
     """Item 9: OverflowError from Setting(1e308, ...) and numpy MemoryError (101 GiB) at d = 3000."""
     with pytest.raises(ValueError, match=name):
         call()
+
+
+@pytest.mark.parametrize("kwargs, lam", [(dict(t_max=1e12), 0.0), (dict(t_max=1e3), 1e6),
+                                         (dict(t_max=1e3, eta=1e-6), 0.0)])
+def test_hopeless_run_lengths_are_refused_up_front(kwargs, lam):
+    """A run needing > 1e8 steps (t_max = 1e12; lam = 1e6 makes the explicit step ~1e-6) used to run silently."""
+    with pytest.raises(ValueError, match="t_max = .* is out of reach"):
+        simulate(Setting(0.5, 0.5, 0.3, lam=lam), 4, progress=False, **kwargs)
