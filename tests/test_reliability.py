@@ -5,37 +5,38 @@ within a time limit. Nothing may come back silently NaN/inf, raise another excep
 Design (fixed before running it): the inputs are drawn by a seeded generator (one stream per function, so adding a
 function does not change the others' draws) from pools of extreme values of every parameter (1e-6 .. 1e6 where
 the range allows, 0 where it is allowed). Problem sizes are kept small (d <= 8, n <= 400, short times) so that the
-whole file runs in well under 60 s on a loaded 2-core machine; the time limit is per call (``CALL_LIMIT_S``,
-enforced with SIGALRM). What counts as "finite" follows the result docstrings: ``FixedPoint.chi``/``dof`` are NaN
+whole file runs in well under 60 s on a loaded 2-core machine; each call runs in a forked child process with
+single-threaded BLAS, killed after ``CALL_LIMIT_S`` and limited to ``CHILD_MEMORY_BYTES`` more address space. What counts as "finite" follows the result docstrings: ``FixedPoint.chi``/``dof`` are NaN
 on the ``"perfect_recovery"`` branch and ``FixedPoint.omega`` is ``-inf`` when ``kappa >= 1`` (documented values,
-not failures). A failure message lists every offending call with its arguments.
+not failures). A failure message lists every offending call with its arguments. Violations in modules owned by
+other work streams are listed in ``KNOWN_VIOLATIONS`` (exact seeded labels): they turn the test into a visible
+xfail, any other violation fails it.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
-import signal
+import multiprocessing
+import resource
 import time
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 import qnn
 from qnn import Setting, spectral, thresholds
 from qnn.fixed_point import FixedPoint
 
-CALL_LIMIT_S = 5.0      # per call; typical calls take < 0.5 s, the slowest passing one ~1.5 s on the loaded machine
+CALL_LIMIT_S = 10.0     # per call; the slowest passing call took 3 s on the loaded machine, typical ones < 0.3 s
+KNOWN_LIMIT_S = 2.0     # for the known violations below (three of them hang): enough to see whether they are fixed
+CHILD_MEMORY_BYTES = 2 * 2**30   # address space a call may add (the data-size checks stop far below it)
 
 ALPHAS = (1e-6, 1e-3, 0.05, 0.3, 0.5, 1.0, 3.0, 50.0, 1e3, 1e6)
 KAPPAS = (1e-6, 1e-3, 0.05, 0.3, 0.5, 1.0, 2.0, 50.0, 1e6)
 NOISES = (0.0, 1e-15, 1e-8, 0.1, 1.0, 50.0, 1e6)
 LAMS = (0.0, 1e-12, 1e-4, 0.01, 0.5, 10.0, 1e6)
 GAMMAS = (0.0, 1e-12, 1e-3, 1.0, 30.0)
-
-
-class CallTimeout(Exception):
-    pass
 
 
 class PropertyViolation(Exception):
@@ -47,20 +48,6 @@ def positive(value: float) -> float:
     if not value > 0:
         raise PropertyViolation(f"returned {value!r}, but a sample-ratio threshold must be > 0")
     return value
-
-
-@contextmanager
-def time_limit(seconds: float):
-    def handler(signum, frame):
-        raise CallTimeout(f"no answer within {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def pick(rng: np.random.Generator, pool):
@@ -143,36 +130,76 @@ def judge(result, documented=None) -> str | None:
     return None
 
 
-def run_cases(cases) -> tuple[list[str], dict[str, int]]:
-    """Run ``(label, call)`` cases; return the failures and a tally of outcomes."""
-    failures, tally = [], {"finite": 0, "not converged": 0, "ValueError": 0}
-    for case in cases:
-        label, call, documented = case if len(case) == 3 else (*case, None)
-        start = time.perf_counter()
+def _outcome(call, documented) -> tuple[str, str]:
+    """Run one case (in the child process): ``(kind, message)``, kind in finite / not converged / ValueError / bad."""
+    try:
+        result = call()
+    except ValueError as error:
+        return ("ValueError", "") if str(error) else ("bad", "ValueError without a message")
+    except PropertyViolation as error:
+        return "bad", str(error)
+    except Exception as error:     # noqa: BLE001 - any other exception is a finding
+        return "bad", f"{type(error).__name__}: {str(error)[:300]}"
+    problem = judge(result, documented)
+    if problem:
+        return "bad", problem
+    if np.any(~np.atleast_1d(np.asarray(getattr(result, "converged", True), dtype=bool))):
+        return "not converged", ""
+    return "finite", ""
+
+
+def _child(connection, call, documented) -> None:
+    # a memory cap turns a runaway allocation into a MemoryError (a finding) instead of swapping the machine
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/statm") as statm:
+        current = int(statm.read().split()[0]) * resource.getpagesize()
+    cap = current + CHILD_MEMORY_BYTES
+    resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard))
+    connection.send(_outcome(call, documented))
+    connection.close()
+
+
+def _isolated(context, call, documented, limit: float) -> tuple[str, str]:
+    """One case in a forked child, killed after ``limit`` seconds (a signal cannot interrupt a long numpy call)."""
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_child, args=(sender, call, documented), daemon=True)
+    child.start()
+    sender.close()
+    if receiver.poll(limit):
         try:
-            with time_limit(CALL_LIMIT_S):
-                result = call()
-        except ValueError as error:
-            if not str(error):
-                failures.append(f"{label}: ValueError without a message")
-            tally["ValueError"] += 1
-            continue
-        except PropertyViolation as error:
-            failures.append(f"{label}: {error}")
-            continue
-        except CallTimeout:
-            failures.append(f"{label}: no answer within {CALL_LIMIT_S} s")
-            continue
-        except Exception as error:     # noqa: BLE001 - any other exception is a finding
-            failures.append(f"{label}: {type(error).__name__}: {str(error)[:300]}")
-            continue
-        problem = judge(result, documented)
-        if problem:
-            failures.append(f"{label} ({time.perf_counter() - start:.1f} s): {problem}")
-        elif np.any(~np.atleast_1d(np.asarray(getattr(result, "converged", True), dtype=bool))):
-            tally["not converged"] += 1
-        else:
-            tally["finite"] += 1
+            outcome = receiver.recv()
+        except EOFError:
+            child.join(5)
+            outcome = "bad", f"the call crashed its process (exit code {child.exitcode})"
+    else:
+        child.kill()
+        outcome = "bad", f"no answer within {limit} s"
+    child.join(5)
+    receiver.close()
+    return outcome
+
+
+def run_cases(cases, isolate: bool = True) -> tuple[list[str], dict]:
+    """Run ``(label, call[, documented])`` cases; return the failures and a tally of outcomes.
+
+    ``isolate``: each case in its own forked child (time limit, memory cap); else in this process (for the cheap
+    closed-form functions, whose calls take milliseconds; their time is still checked against the limit)."""
+    context = multiprocessing.get_context("fork")
+    failures, tally = [], {"finite": 0, "not converged": 0, "ValueError": 0, "slowest_s": 0.0}
+    with threadpool_limits(1):
+        for case in cases:
+            label, call, documented = case if len(case) == 3 else (*case, None)
+            limit = KNOWN_LIMIT_S if label in KNOWN_VIOLATIONS else CALL_LIMIT_S
+            start = time.perf_counter()
+            kind, message = _isolated(context, call, documented, limit) if isolate else _outcome(call, documented)
+            elapsed = time.perf_counter() - start
+            if kind != "bad" and elapsed > limit:
+                kind, message = "bad", f"answered after {elapsed:.1f} s > {limit} s"
+            if kind == "bad":
+                failures.append(f"{label} ({elapsed:.1f} s): {message}")
+            else:
+                tally[kind] += 1
+                tally["slowest_s"] = round(max(tally["slowest_s"], elapsed), 2)
     return failures, tally
 
 
@@ -192,13 +219,19 @@ KNOWN_VIOLATIONS: dict[str, str] = {
     "dmft(Setting(alpha=1000.0, kappa=0.05, kappa_star=0.5, noise=0.0, lam=0.0, gamma=1.0), 0.5, {'d_eff': 4, "
     "'samples': 1, 'control_samples': 0, 'n_starts': 2, 'max_iter': 2, 'progress': False})":
         "NaN jackknife standard errors with samples=1 and converged=True (qnn.dmft)",
+    "oracle_state(1.0, 1.0, 1e-12, 0.5, d=16, n_samples=1)":
+        "NaN mse_sem/dof_sem with n_samples=1, undocumented (qnn.oracle)",
+    "oracle_replicas(Setting(alpha=1000000.0, kappa=0.3, kappa_star=0.5, noise=1.0, lam=0.0, gamma=1.0), d=16, "
+    "n_replicas=2)": "NaN replicas[i].mse_sem (one sample per replica), undocumented (qnn.oracle)",
+    "oracle_state(0.5, 1000000.0, 1.0, 0.5, d=16)":
+        "no answer within the time limit: draws a 16 x 1.6e7 teacher without a size check (qnn.oracle)",
 }
 
 
-def check(cases) -> None:
-    failures, tally = run_cases(cases)
+def check(cases, isolate: bool = True) -> None:
+    failures, tally = run_cases(cases, isolate)
     print(tally)
-    unknown = [f for f in failures if not any(f.startswith(label) for label in KNOWN_VIOLATIONS)]
+    unknown = [f for f in failures if not any(f.startswith(label + " (") for label in KNOWN_VIOLATIONS)]
     assert not unknown, f"{len(unknown)} calls violate the property:\n" + "\n".join(unknown)
     if failures:
         pytest.xfail(f"{len(failures)} known violations (issue 14, reported to their owners):\n" + "\n".join(failures))
@@ -346,18 +379,42 @@ def data_cases(rng, count=6):
                lambda s=setting, d=d: (s.dims(d), s.teacher_second_moment))
 
 
+def oracle_cases(rng, count=4):
+    from qnn import oracle
+
+    # the Monte-Carlo oracle draws d x (kappa* d) teachers: kappa* = 1e6 is tried once (a known violation), not
+    # drawn at random (each try costs a full time limit)
+    moderate = tuple(k for k in KAPPAS if k <= 50)
+    for _ in range(count):
+        kappa, ks = float(pick(rng, KAPPAS)), float(pick(rng, moderate))
+        xi, q = float(pick(rng, XIS[1:])), float(pick(rng, (0.0, 1e-9, 0.5, 3.0, 1e6)))
+        n_samples = int(pick(rng, (1, 2)))
+        yield (f"oracle_state({kappa}, {ks}, {xi}, {q}, d=16, n_samples={n_samples})",
+               lambda a=kappa, k=ks, x=xi, b=q, n=n_samples: oracle.oracle_state(a, k, x, b, d=16, n_samples=n))
+        setting = random_setting(rng, kappa_star=pick(rng, moderate))
+        yield (f"oracle_fixed_point({setting}, d=16)", lambda st=setting: oracle.oracle_fixed_point(st, d=16))
+    setting = random_setting(rng, kappa_star=pick(rng, moderate))
+    yield (f"oracle_replicas({setting}, d=16, n_replicas=2)",
+           lambda st=setting: oracle.oracle_replicas(st, d=16, n_replicas=2))
+    yield "oracle_state(0.5, 1000000.0, 1.0, 0.5, d=16)", lambda: oracle.oracle_state(0.5, 1e6, 1.0, 0.5, d=16)
+
+
 GENERATORS = {
     "simulate": simulate_cases, "train_to_convergence": train_cases, "fixed_point": fixed_point_cases,
     "fixed_point_curve+xi_branch": curve_cases, "estimator_density": density_cases, "dmft": dmft_cases,
     "oja": oja_cases, "estimate_threshold": threshold_estimate_cases, "spectral": spectral_cases,
-    "thresholds": threshold_cases, "data": data_cases,
+    "thresholds": threshold_cases, "data": data_cases, "oracle": oracle_cases,
 }
+
+
+#: closed-form functions: run in-process (forking costs more than the call)
+CLOSED_FORM = ("spectral", "thresholds", "estimate_threshold")
 
 
 @pytest.mark.parametrize("name", list(GENERATORS))
 def test_public_functions_answer_finite_or_flagged_or_value_error(name):
     seed = int.from_bytes(name.encode()[:8], "little") % 2**32      # one fixed stream per function
-    check(list(GENERATORS[name](np.random.default_rng([20261129, seed]))))
+    check(list(GENERATORS[name](np.random.default_rng([20261129, seed]))), isolate=name not in CLOSED_FORM)
 
 
 def test_every_public_function_is_covered():
