@@ -163,8 +163,9 @@ def integrate_flow(velocity: Callable[[np.ndarray], np.ndarray], W0: np.ndarray,
 def velocity_and_objective(data: Dataset, W: np.ndarray, lam: float) -> tuple[np.ndarray, float]:
     """``(G W, d L(W))`` from one pass over the data (the objective from the predictions the velocity needs)."""
     GW, f = flow_velocity(data, W, lam, return_predictions=True)
-    r = f - data.y
-    return GW, data.d * (float(r @ r) / (4 * data.n)) + lam * float(np.einsum("ij,ij->", W, W))
+    f -= data.y                                   # f is a fresh array: reuse it for the residuals
+    energy = data.d * float(f @ f) / (4 * data.n)
+    return GW, (energy + lam * float(np.vdot(W, W)) if lam else energy)
 
 
 def population_velocity_and_objective(W: np.ndarray, S_star: np.ndarray, lam: float) -> tuple[np.ndarray, float]:
