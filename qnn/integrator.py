@@ -9,7 +9,7 @@ Conventions: book/theory/conventions.md.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from scipy.integrate import RK23

@@ -6,11 +6,12 @@ Design (fixed before running it): the inputs are drawn by a seeded generator (on
 function does not change the others' draws) from pools of extreme values of every parameter (1e-6 .. 1e6 where
 the range allows, 0 where it is allowed). Problem sizes are kept small (d <= 8, n <= 400, short times) so that the
 whole file runs in well under 60 s on a loaded 2-core machine; each call runs in a forked child process with
-single-threaded BLAS, killed after ``CALL_LIMIT_S`` and limited to ``CHILD_MEMORY_BYTES`` more address space. What counts as "finite" follows the result docstrings: ``FixedPoint.chi``/``dof`` are NaN
-on the ``"perfect_recovery"`` branch and ``FixedPoint.omega`` is ``-inf`` when ``kappa >= 1`` (documented values,
-not failures). A failure message lists every offending call with its arguments. Violations in modules owned by
-other work streams are listed in ``KNOWN_VIOLATIONS`` (exact seeded labels): they turn the test into a visible
-xfail, any other violation fails it.
+single-threaded BLAS, killed after ``CALL_LIMIT_S`` and limited to ``CHILD_MEMORY_BYTES`` more address space
+(closed-form functions run in process). What counts as "finite" follows the result docstrings:
+``FixedPoint.chi``/``dof`` are NaN on the ``"perfect_recovery"`` branch and ``FixedPoint.omega`` is ``-inf`` when
+``kappa >= 1``; the thresholds are ``inf`` when recovery is impossible (documented values, not failures). A failure
+message lists every offending call with its arguments. Violations in modules owned by other work streams are listed
+in ``KNOWN_VIOLATIONS`` (exact seeded labels): they turn the test into a visible xfail, any other violation fails it.
 """
 from __future__ import annotations
 
@@ -138,7 +139,7 @@ def _outcome(call, documented) -> tuple[str, str]:
         return ("ValueError", "") if str(error) else ("bad", "ValueError without a message")
     except PropertyViolation as error:
         return "bad", str(error)
-    except Exception as error:     # noqa: BLE001 - any other exception is a finding
+    except Exception as error:     # any other exception is a finding
         return "bad", f"{type(error).__name__}: {str(error)[:300]}"
     problem = judge(result, documented)
     if problem:
@@ -334,16 +335,15 @@ XIS = (0.0, 1e-12, 1e-6, 0.01, 1.0, 30.0, 1e6)
 def spectral_cases(rng, count=6):
     for _ in range(count):
         ks, xi = float(pick(rng, KAPPAS)), float(pick(rng, XIS))
-        x = SPECTRAL_X
         yield f"spectral_law({ks}, {xi})", lambda k=ks, z=xi: spectral.spectral_law(k, z)
-        yield f"stieltjes(x, {ks}, {xi})", lambda k=ks, z=xi: spectral.stieltjes(x, k, z)
-        yield f"density(x, {ks}, {xi})", lambda k=ks, z=xi: spectral.density(x, k, z)
-        yield f"hilbert_transform(x, {ks}, {xi})", lambda k=ks, z=xi: spectral.hilbert_transform(x, k, z)
+        yield f"stieltjes(x, {ks}, {xi})", lambda k=ks, z=xi: spectral.stieltjes(SPECTRAL_X, k, z)
+        yield f"density(x, {ks}, {xi})", lambda k=ks, z=xi: spectral.density(SPECTRAL_X, k, z)
+        yield f"hilbert_transform(x, {ks}, {xi})", lambda k=ks, z=xi: spectral.hilbert_transform(SPECTRAL_X, k, z)
         yield f"support({ks}, {xi})", lambda k=ks, z=xi: spectral.support(k, z)
         mass = float(pick(rng, (1e-9, 0.3, 1.0)))
         yield (f"upper_quantile({mass}, {ks}, {xi})", lambda k=ks, z=xi, w=mass: spectral.upper_quantile(w, k, z),
                -math.inf if mass >= 1 else None)                          # documented: -inf for mass >= 1
-        yield f"teacher_density(x, {ks})", lambda k=ks: spectral.teacher_density(x, k)
+        yield f"teacher_density(x, {ks})", lambda k=ks: spectral.teacher_density(SPECTRAL_X, k)
         yield f"teacher_atom({ks})", lambda k=ks: spectral.teacher_atom(k)
         yield f"teacher_support({ks})", lambda k=ks: spectral.teacher_support(k)
     yield "semicircle_density(x)", lambda: spectral.semicircle_density(SPECTRAL_X)

@@ -347,9 +347,10 @@ def test_integrate_flow_checks_the_objective_given_with_the_velocity():
     for eta, stable in ((0.19, True), (0.21, False)):
         times = eta * np.arange(0, 201, 50)      # 200 steps: |1 - eta a|^200 = 7e-10 at eta a = 1.9
         records = []
-        run = lambda: integrate_flow(lambda W: a * W, W0, times, eta, 1e-4, 1e-7,  # noqa: E731
-                                     lambda k, W: records.append(W.copy()),
-                                     velocity_energy=lambda W: (a * W, 0.5 * a * float(np.sum(W * W))))
+
+        def run(times=times, eta=eta, records=records):
+            integrate_flow(lambda W: a * W, W0, times, eta, 1e-4, 1e-7, lambda k, W: records.append(W.copy()),
+                           velocity_energy=lambda W: (a * W, 0.5 * a * float(np.sum(W * W))))
         if stable:
             run()
             assert len(records) == 5 and np.abs(records[-1]).max() < 1e-8
