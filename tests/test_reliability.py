@@ -399,11 +399,38 @@ def oracle_cases(rng, count=4):
     yield "oracle_state(0.5, 1000000.0, 1.0, 0.5, d=16)", lambda: oracle.oracle_state(0.5, 1e6, 1.0, 0.5, d=16)
 
 
+def bayes_cases(rng, count=12):
+    from qnn import denoising
+
+    for _ in range(count):
+        setting = random_setting(rng)
+        yield f"bayes_optimal({setting})", lambda s=setting: qnn.bayes_optimal(s)
+    for _ in range(3):
+        setting = random_setting(rng)
+        alphas = np.sort(rng.choice(np.array(ALPHAS), size=3, replace=False))
+        exact = bool(rng.integers(2))
+        yield (f"bayes_optimal_curve({setting}, {alphas.tolist()}, exact={exact})",
+               lambda s=setting, a=alphas, e=exact: qnn.bayes_optimal_curve(s, a, exact=e))
+        ks, noise = float(pick(rng, KAPPAS)), float(pick(rng, NOISES))
+        xis = np.sort(rng.choice(np.array(XIS[1:]), size=3, replace=False))
+        yield (f"bayes_optimal_branch({ks}, {noise}, {xis.tolist()})",
+               lambda k=ks, z=noise, x=xis: qnn.bayes_optimal_branch(k, z, x))
+        low = float(pick(rng, (1e-6, 0.01, 0.3)))
+        yield (f"bayes_optimal_window({ks}, {noise}, ({low}, 0.8))",
+               lambda k=ks, z=noise, w=low: qnn.bayes_optimal.__globals__["bayes_optimal_window"](k, z, (w, 0.8)))
+    for _ in range(4):
+        ks, xi = float(pick(rng, KAPPAS)), float(pick(rng, XIS))
+        yield f"mmse_denoising({ks}, {xi})", lambda k=ks, z=xi: denoising.mmse_denoising(k, z)
+        yield f"denoiser(x, {ks}, {xi})", lambda k=ks, z=xi: denoising.denoiser(SPECTRAL_X, k, z)
+        yield f"denoised_spectrum({ks}, {xi}, x)", lambda k=ks, z=xi: denoising.denoised_spectrum(k, z, SPECTRAL_X)
+        yield f"near_cusps({ks}, {xi})", lambda k=ks, z=xi: spectral.near_cusps(k, z)
+
+
 GENERATORS = {
     "simulate": simulate_cases, "train_to_convergence": train_cases, "fixed_point": fixed_point_cases,
     "fixed_point_curve+xi_branch": curve_cases, "estimator_density": density_cases, "dmft": dmft_cases,
     "oja": oja_cases, "estimate_threshold": threshold_estimate_cases, "spectral": spectral_cases,
-    "thresholds": threshold_cases, "data": data_cases, "oracle": oracle_cases,
+    "thresholds": threshold_cases, "data": data_cases, "oracle": oracle_cases, "bayes_optimal": bayes_cases,
 }
 
 
@@ -420,11 +447,12 @@ def test_public_functions_answer_finite_or_flagged_or_value_error(name):
 def test_every_public_function_is_covered():
     """A public function added to qnn's namespace must get a generator here (names as in ``__all__``)."""
     covered = {"simulate", "train_to_convergence", "fixed_point", "fixed_point_curve", "xi_branch",
-               "estimator_density", "dmft", "oja_flow", "oja_power_law", "estimate_threshold"}
+               "estimator_density", "dmft", "oja_flow", "oja_power_law", "estimate_threshold", "bayes_optimal",
+               "bayes_optimal_curve", "bayes_optimal_branch"}
     public = {name for name in qnn.__all__ if callable(getattr(qnn, name)) and not isinstance(getattr(qnn, name), type)}
     assert public - covered == set(), f"not covered by the property test: {sorted(public - covered)}"
     assert set(spectral.__all__) - {"SpectralLaw"} <= {
         "spectral_law", "stieltjes", "density", "hilbert_transform", "support", "teacher_density", "teacher_atom",
-        "teacher_support", "upper_quantile", "semicircle_density"}
+        "teacher_support", "upper_quantile", "semicircle_density", "near_cusps"}
     assert set(thresholds.__all__) <= {"semicircle_tail_moment", "alpha_bo", "alpha_pr_plus", "alpha_pr",
                                        "alpha_inter", "parameter_count", "omega0", "kappa_saturation"}
