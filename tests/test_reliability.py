@@ -401,6 +401,7 @@ def oracle_cases(rng, count=4):
 
 def bayes_cases(rng, count=12):
     from qnn import denoising
+    from qnn.bayes_optimal import bayes_optimal_window
 
     for _ in range(count):
         setting = random_setting(rng)
@@ -417,7 +418,7 @@ def bayes_cases(rng, count=12):
                lambda k=ks, z=noise, x=xis: qnn.bayes_optimal_branch(k, z, x))
         low = float(pick(rng, (1e-6, 0.01, 0.3)))
         yield (f"bayes_optimal_window({ks}, {noise}, ({low}, 0.8))",
-               lambda k=ks, z=noise, w=low: qnn.bayes_optimal.__globals__["bayes_optimal_window"](k, z, (w, 0.8)))
+               lambda k=ks, z=noise, w=low: bayes_optimal_window(k, z, (w, 0.8)))
     for _ in range(4):
         ks, xi = float(pick(rng, KAPPAS)), float(pick(rng, XIS))
         yield f"mmse_denoising({ks}, {xi})", lambda k=ks, z=xi: denoising.mmse_denoising(k, z)
