@@ -72,7 +72,8 @@ class DMFTResult:
         ``(1/d) |G W|_F^2`` of the effective process (mean over samples): the parameter-side energy balance
         ``d/dt [Loss_train + lambda tr S / d] = -(1/d) |G W|_F^2`` (see :func:`qnn.dmft_validation.energy_balance`).
     sample_dissipation, sample_trace_S : numpy.ndarray
-        The same per sample (samples, N), for the balance's standard error.
+        The same per sample (samples, N), and ``sample_C0`` each sample's ``C(0, 0)`` (samples,): the balance of
+        each sample, for its standard error.
     iterations : int
         Sweeps of the self-consistency iteration done.
     converged : bool
@@ -116,6 +117,7 @@ class DMFTResult:
     dissipation: np.ndarray
     sample_dissipation: np.ndarray
     sample_trace_S: np.ndarray
+    sample_C0: np.ndarray
     reason: str
     d_eff: int
     samples: int

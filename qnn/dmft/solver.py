@@ -226,7 +226,8 @@ def assemble(problem: Problem, state: State, converged: bool, reason: str) -> DM
         trace_S=stack("trace_S").mean(axis=0), iterations=len(state.errors), converged=converged,
         error=float(state.errors[-1]) if state.errors else float("nan"), errors=np.array(state.errors),
         loss_history=np.array(state.loss_history), dissipation=stack("dissipation").mean(axis=0),
-        sample_dissipation=stack("dissipation"), sample_trace_S=stack("trace_S"), reason=reason, d_eff=o.d_eff,
+        sample_dissipation=stack("dissipation"), sample_trace_S=stack("trace_S"),
+        sample_C0=np.array([out["C"][0, 0] for out in outs]), reason=reason, d_eff=o.d_eff,
         samples=o.samples, control_samples=o.control_samples, n_starts=len(problem.starts), seed=o.seed, tol=o.tol,
         damping=o.damping)
 
