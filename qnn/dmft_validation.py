@@ -237,8 +237,9 @@ def save_curves(result: DMFTResult, path: str | Path, n_kernel: int = 60) -> Non
     np.savez_compressed(
         path, t=result.t, mse=result.mse, mse_stderr=result.mse_stderr, loss=result.loss, ise=result.ise,
         mse_population=result.mse_population, output_variance_train=result.output_variance_train,
-        errors=result.errors, kernel_t=result.t[idx], C=result.C[np.ix_(idx, idx)], R=result.R[np.ix_(idx, idx)],
-        Cu=result.Cu[np.ix_(idx, idx)], Ru=result.Ru[np.ix_(idx, idx)],
+        errors=result.errors, loss_history=result.loss_history, kernel_t=result.t[idx],
+        C=result.C[np.ix_(idx, idx)], R=result.R[np.ix_(idx, idx)], Cu=result.Cu[np.ix_(idx, idx)],
+        Ru=result.Ru[np.ix_(idx, idx)],
         meta=json.dumps({"setting": asdict(result.setting), "d_eff": result.d_eff, "samples": result.samples,
                          "control_samples": result.control_samples, "iterations": result.iterations,
                          "converged": result.converged, "reason": result.reason}))
@@ -250,9 +251,9 @@ def energy_balance(result: DMFTResult, correct: bool = True) -> tuple[np.ndarray
     ``d/dt [Loss_train + lambda tr S / d] = -(1/d) |G W|_F^2`` holds for the network (to 2e-7 on simulations)
     and in the DMFT's effective process, so
     ``Loss_E(t) = Loss_train(0) + lambda [trS(0) - trS(t)]/d - int_0^t (1/d)|G W|^2 ds`` with
-    ``Loss_train(0) = (C(0,0) + Delta)/4``, per DMFT sample. It uses ``C``, ``R`` only through the effective process (not the
-    sample side's ``Cu``), so it cross-checks the sample-side closure. It is a small difference of O(1) terms:
-    a diagnostic, not an estimator. Returns the curve and its standard error over the DMFT's samples.
+    ``Loss_train(0) = (C(0,0) + Delta)/4``, per DMFT sample. It uses ``C``, ``R`` only through the effective
+    process (not the sample side's ``Cu``), so it cross-checks the sample-side closure. It is a small difference
+    of O(1) terms: a diagnostic, not an estimator. Returns the curve and its standard error over the DMFT's samples.
 
     The trapezoid rule on the default grid leaves an O(h^2) error accumulated at early times, where the
     dissipation is large: measured on the population flow (alpha = 1e12, d_eff = 16, default grids, t = 10):
@@ -340,7 +341,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--settings", default="ABC")
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--gaussian", default="A", help="settings also simulated with Gaussian-input features")
+    parser.add_argument("--d-eff", type=int, default=80, help="size of the DMFT's effective process")
+    parser.add_argument("--seeds", default="0,1,2", help="DMFT seeds (the later ones warm-started)")
+    parser.add_argument("--d-values", default="40,60,80", help="simulation sizes (extrapolated in 1/d)")
     args = parser.parse_args(argv)
+    full = {"d_values": tuple(int(x) for x in args.d_values.split(",")), "dmft_kwargs": {"d_eff": args.d_eff},
+            "dmft_seeds": tuple(int(x) for x in args.seeds.split(",")), "n_jobs": args.n_jobs}
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     comps = []
     for name in args.settings:
@@ -350,16 +356,16 @@ def main(argv: list[str] | None = None) -> None:
                                    dmft_kwargs={"d_eff": 30, "samples": 2, "control_samples": 4}, dmft_seeds=(0,),
                                    n_jobs=args.n_jobs, cache_dir=CACHE_DIR / "quick")
         else:
-            comp, theory = compare(name, setting, n_jobs=args.n_jobs)
+            comp, theory = compare(name, setting, **full)
             comp.save(DATA_DIR / f"comparison_{name}.npz")
             save_curves(theory, DATA_DIR / f"dmft_{name}.npz")
             if setting.noise > 0:
-                np.savez_compressed(DATA_DIR / f"chi_{name}.npz", **chi_comparison(name, setting, theory,
-                                                                                   n_jobs=args.n_jobs))
+                np.savez_compressed(DATA_DIR / f"chi_{name}.npz", **chi_comparison(
+                    name, setting, theory, full["d_values"], n_jobs=args.n_jobs))
         comps.append(comp)
         print(comparison_table([comp]), flush=True)
         if name in args.gaussian and not args.quick:
-            comp, _ = compare(name, setting, n_jobs=args.n_jobs, features="gaussian")
+            comp, _ = compare(name, setting, features="gaussian", **full)
             comp.save(DATA_DIR / f"comparison_{name}_gaussian.npz")
             comps.append(comp)
             print(comparison_table([comp]), flush=True)
