@@ -24,9 +24,8 @@ import joblib
 import numpy as np
 
 from ..conventions import Setting
-from .options import DMFTOptions, RunControl
+from .options import DMFTOptions
 from .result import atomic_savez
-from .solver import Problem, State, solve, start_state
 
 
 class Checkpoint:
@@ -35,16 +34,17 @@ class Checkpoint:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
 
-    def save(self, state: State) -> None:
+    def save(self, state) -> None:
+        """Write ``state.C``, ``state.R``, ``state.errors``, ``state.loss_history`` atomically."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         atomic_savez(self.path, compressed=False, C=state.C, R=state.R, errors=np.array(state.errors),
                      loss_history=np.array(state.loss_history))
 
-    def load(self, problem: Problem, fresh: State) -> State:
-        """The saved state if it is readable and sane for ``problem``, else ``fresh`` (a damaged file is removed)."""
+    def load(self, n: int) -> tuple[np.ndarray, np.ndarray, tuple, tuple] | None:
+        """``(C, R, errors, loss_history)`` if the file is readable and sane for an ``n``-point grid, else None (a
+        damaged file is removed, with a warning)."""
         if not self.path.exists():
-            return fresh
-        n = problem.t.size
+            return None
         try:
             with np.load(self.path, allow_pickle=False) as ck:
                 C, R, errors, losses = ck["C"], ck["R"], ck["errors"], ck["loss_history"]
@@ -57,9 +57,8 @@ class Checkpoint:
         if not sane:
             warnings.warn(f"discarding a damaged DMFT checkpoint {self.path} ({why}); starting over", stacklevel=2)
             self.remove()
-            return fresh
-        start = start_state(problem, (problem.t, C, R))   # same grid: the interpolation is the identity
-        return State(C=C, R=R, side=start.side, errors=tuple(errors.tolist()), loss_history=tuple(losses.tolist()))
+            return None
+        return C, R, tuple(errors.tolist()), tuple(losses.tolist())
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
@@ -69,20 +68,3 @@ def checkpoint_path(cache_dir: str | Path, setting: Setting, options: DMFTOption
     """Where the checkpoint of a solve lives (keyed on the setting, the options and the warm start)."""
     extra = "" if warm is None else joblib.hash(warm)
     return Path(cache_dir) / "checkpoints" / f"dmft-{options.key(setting, extra)}.npz"
-
-
-def _solve_with_checkpoint(setting: Setting, options: DMFTOptions, warm: tuple | None, control: RunControl,
-                           checkpoint: Checkpoint):
-    result = solve(setting, options, warm, control, checkpoint)
-    if result.converged:   # else kept: a call with a larger max_iter continues from it
-        checkpoint.remove()
-    return result
-
-
-def cached_solve(cache_dir: Path, setting: Setting, options: DMFTOptions, warm: tuple | None,
-                 control: RunControl):
-    """:func:`qnn.dmft.solver.solve` memoised with joblib.Memory in ``cache_dir``, checkpointed per sweep."""
-    memory = joblib.Memory(cache_dir / "joblib", verbose=0)
-    function = memory.cache(_solve_with_checkpoint, ignore=["control", "checkpoint"])
-    checkpoint = Checkpoint(checkpoint_path(cache_dir, setting, options, warm))
-    return function(setting, options, warm, control, checkpoint)

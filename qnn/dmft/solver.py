@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import joblib
 import numpy as np
 from joblib import Parallel, delayed
 from scipy.interpolate import RegularGridInterpolator
@@ -23,6 +24,7 @@ from tqdm.auto import tqdm
 from ..conventions import Setting
 from .numerics import STABILITY_MARGIN, SampleSide, causal_sqrt, interpolate_response, sample_side, stiffest_rate, \
     time_grid
+from .cache import Checkpoint, checkpoint_path
 from .options import DMFTOptions, RunControl, check_size
 from .process import _child, _draws, _pop_statistics, _sample_sweep, _Unstable
 from .result import DMFTResult, jackknife_loss
@@ -238,8 +240,11 @@ def solve(setting: Setting, options: DMFTOptions, warm: tuple | None = None, con
     parallel = Parallel(n_jobs=control.n_jobs)
     problem = build_problem(setting, options, parallel)
     state = start_state(problem, warm)
-    if checkpoint is not None:
-        state = checkpoint.load(problem, state)
+    saved = None if checkpoint is None else checkpoint.load(problem.t.size)
+    if saved is not None:
+        C, R, errors, losses = saved
+        state = State(C=C, R=R, side=sample_side(problem.t, C, R, setting.alpha, setting.noise), errors=errors,
+                      loss_history=losses)
     state, converged, reason = iterate(problem, state, parallel, control, checkpoint)
     return assemble(problem, state, converged, reason)
 
@@ -320,6 +325,21 @@ def dmft(setting: Setting, t_max: float, *, n_times: int | None = None, d_eff: i
     warm = warm_kernels(warm_start)
     if cache_dir is None:
         return solve(setting, options, warm, control)
-    from .cache import cached_solve
-
     return cached_solve(Path(cache_dir), setting, options, warm, control)
+
+
+def _solve_with_checkpoint(setting: Setting, options: DMFTOptions, warm: tuple | None, control: RunControl,
+                           checkpoint: Checkpoint) -> DMFTResult:
+    result = solve(setting, options, warm, control, checkpoint)
+    if result.converged:   # else kept: a call with a larger max_iter continues from it
+        checkpoint.remove()
+    return result
+
+
+def cached_solve(cache_dir: Path, setting: Setting, options: DMFTOptions, warm: tuple | None,
+                 control: RunControl) -> DMFTResult:
+    """:func:`solve` memoised with joblib.Memory in ``cache_dir`` (see :mod:`qnn.dmft.cache`), checkpointed per
+    sweep."""
+    memory = joblib.Memory(cache_dir / "joblib", verbose=0)
+    function = memory.cache(_solve_with_checkpoint, ignore=["control", "checkpoint"])
+    return function(setting, options, warm, control, Checkpoint(checkpoint_path(cache_dir, setting, options, warm)))
