@@ -142,7 +142,7 @@ class Comparison:
         np.savez_compressed(path, meta=json.dumps(meta), **arrays)
 
     @classmethod
-    def load(cls, path: str | Path) -> "Comparison":
+    def load(cls, path: str | Path) -> Comparison:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
             arrays = {k: data[k] for k in data.files if k != "meta"}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import time
+import zipfile
 
 import numpy as np
 import pytest
@@ -322,7 +323,7 @@ def test_truncated_result_file_raises_a_clear_error(tmp_path, small_result):
     path = tmp_path / "r.npz"
     small_result.to_npz(path)
     _truncate(path)
-    with pytest.raises(Exception):
+    with pytest.raises((OSError, ValueError, EOFError, zipfile.BadZipFile)):
         dm.DMFTResult.from_npz(path)
 
 

@@ -38,7 +38,7 @@ class DMFTOptions:
     default_grid: bool = field(default=False, compare=False)
 
     @classmethod
-    def create(cls, setting: Setting, t_max: float, n_times: int | None = None, **kwargs) -> "DMFTOptions":
+    def create(cls, setting: Setting, t_max: float, n_times: int | None = None, **kwargs) -> DMFTOptions:
         """Validate every option (``ValueError`` naming the parameter and its range) and fill the default grid."""
         if not isinstance(setting, Setting):
             raise ValueError(f"setting must be a qnn.Setting, got {type(setting).__name__}")
@@ -88,7 +88,7 @@ class RunControl:
     progress: bool = True
 
     @classmethod
-    def create(cls, n_jobs: int = 1, batch: int = 5, progress: bool = True) -> "RunControl":
+    def create(cls, n_jobs: int = 1, batch: int = 5, progress: bool = True) -> RunControl:
         return cls(n_jobs=check_int("n_jobs", n_jobs, minimum=1), batch=check_int("batch", batch, minimum=1),
                    progress=bool(progress))
 

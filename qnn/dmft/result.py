@@ -155,7 +155,7 @@ class DMFTResult:
         atomic_savez(path, meta=json.dumps(meta), **arrays)
 
     @classmethod
-    def from_npz(cls, path: str | os.PathLike) -> "DMFTResult":
+    def from_npz(cls, path: str | os.PathLike) -> DMFTResult:
         """Load a result saved by :meth:`to_npz`."""
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))

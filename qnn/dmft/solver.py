@@ -234,9 +234,10 @@ def assemble(problem: Problem, state: State, converged: bool, reason: str) -> DM
         damping=o.damping)
 
 
-def solve(setting: Setting, options: DMFTOptions, warm: tuple | None = None, control: RunControl = RunControl(),
+def solve(setting: Setting, options: DMFTOptions, warm: tuple | None = None, control: RunControl | None = None,
           checkpoint=None) -> DMFTResult:
     """Solve with validated options: problem, start (or resume), iterate, assemble."""
+    control = RunControl() if control is None else control
     parallel = Parallel(n_jobs=control.n_jobs)
     problem = build_problem(setting, options, parallel)
     state = start_state(problem, warm)
