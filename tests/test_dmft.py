@@ -423,6 +423,7 @@ def test_stiff_regularisation_gives_a_consistent_message():
 
 @pytest.mark.parametrize("kwargs, name", [
     ({"t_max": -1.0}, "t_max"), ({"n_times": 2}, "n_times"), ({"d_eff": 3}, "d_eff"), ({"samples": 0}, "samples"),
+    ({"samples": 1}, "samples"),
     ({"damping": 1.0}, "damping"), ({"tol": 0.0}, "tol"), ({"n_starts": 1}, "n_starts"), ({"seed": -1}, "seed"),
     ({"max_iter": 0}, "max_iter"), ({"n_jobs": 0}, "n_jobs"), ({"control_samples": -1}, "control_samples")])
 def test_dmft_rejects_bad_input(kwargs, name):
@@ -463,3 +464,11 @@ def test_extrapolation_in_one_over_d():
     value, se = validation.extrapolate_in_d(d, np.stack([y, 2 * y], axis=1), np.full((3, 2), 0.01))
     np.testing.assert_allclose(value, [2.0, 4.0], atol=1e-12)
     assert np.all(se > 0.01)    # an extrapolation is less certain than the points
+
+
+def test_blow_up_during_the_iteration_is_a_value_error_naming_n_times():
+    """Issue 14 (found by tests/test_reliability.py): alpha = 1e-6 makes the noise ~ alpha^{-1/2} huge and the
+    default grid too coarse; this used to be a RuntimeError, it is a ValueError naming a finer n_times."""
+    setting = Setting(alpha=1e-06, kappa=0.5, kappa_star=2.0, noise=50.0, lam=0.0001, gamma=1e-06)
+    with pytest.raises(ValueError, match=r"n_times = \d+ \(the default grid.*n_times >= \d+"):
+        dm.dmft(setting, 0.5, d_eff=4, samples=2, control_samples=0, n_starts=2, max_iter=2, progress=False)

@@ -50,7 +50,8 @@ class DMFTOptions:
         if default_grid:
             n_times = default_n_times(setting, t_max, refine=refine)
         n_times = check_int("n_times", n_times, minimum=3)
-        ints = {"d_eff": 4, "samples": 1, "control_samples": 0, "n_starts": 2, "max_iter": 1, "seed": 0}
+        # samples >= 2: the standard errors (and the jackknife of the loss) need two samples
+        ints = {"d_eff": 4, "samples": 2, "control_samples": 0, "n_starts": 2, "max_iter": 1, "seed": 0}
         values = {name: check_int(name, kwargs.pop(name), minimum=low) for name, low in ints.items() if name in kwargs}
         for name in ("damping", "late_band"):
             if name in kwargs:

@@ -145,8 +145,9 @@ def run_sweep(problem: Problem, state: State, parallel: Parallel, control: RunCo
     try:
         return parallel(delayed(_sample_sweep)(problem.setting, problem.t, o.d_eff, s, L, state.side.memory,
                                                problem.starts, control.batch) for s in problem.seqs[:o.samples])
-    except _Unstable as exc:
-        raise RuntimeError(f"DMFT sweep {len(state.errors) + 1}: {exc}; increase n_times (smaller steps)") from None
+    except _Unstable as exc:   # the grid is too coarse for this setting's noise and memory: a parameter problem
+        raise ValueError(f"{o.describe_grid()} is too coarse for this setting: in DMFT sweep "
+                         f"{len(state.errors) + 1} {exc}; pass a finer grid, n_times >= {2 * o.n_times}") from None
 
 
 def kernels(problem: Problem, outs: list[dict]) -> tuple[np.ndarray, np.ndarray]:
@@ -270,7 +271,7 @@ def dmft(setting: Setting, t_max: float, *, n_times: int | None = None, d_eff: i
         Size of the effective matrix process, >= 4. Its sampling spread and 1/d_eff bias shrink as it grows; the
         cost grows like ``d_eff^3``.
     samples : int
-        Independent effective-process samples averaged (>= 1).
+        Independent effective-process samples averaged (>= 2: the standard errors need two).
     control_samples : int
         Extra population-flow runs (cheap) for the control variate's mean (>= 0).
     n_starts : int
@@ -313,10 +314,9 @@ def dmft(setting: Setting, t_max: float, *, n_times: int | None = None, d_eff: i
     Raises
     ------
     ValueError
-        For a parameter outside its range, a time step beyond the integrator's stability limit, or a problem
-        whose estimated memory exceeds the machine's (checked before any work, the estimate in the message).
-    RuntimeError
-        If the effective process blows up numerically during the iteration.
+        For a parameter outside its range, a time step beyond the integrator's stability limit (checked before
+        any work, or found when the effective process blows up during the iteration: the message names a finer
+        ``n_times``), or a problem whose estimated memory exceeds the machine's (the estimate in the message).
     """
     options = DMFTOptions.create(setting, t_max, n_times, d_eff=d_eff, samples=samples,
                                  control_samples=control_samples, n_starts=n_starts, damping=damping, tol=tol,
