@@ -141,6 +141,17 @@ def test_bad_input(call):
         call()
 
 
+def test_tiny_kappa_star_reports_instead_of_crashing():
+    """Issue 14, item 8: fixed_point(Setting(.3, .5, 1e-6, lam=.01)) raised "math domain error" (the MSE, a small
+    difference of numbers of size 1/kappa*, came out negative). Now: a finite, non-negative MSE below the zero
+    estimator's, or converged=False with a reason; kappa* = 1e-3 converges."""
+    for ks in (1e-3, 1e-6):
+        fp = fixed_point(Setting(0.3, 0.5, ks, lam=0.01))
+        assert math.isfinite(fp.mse) and 0 <= fp.mse <= 1 + 1 / ks, (ks, fp)
+        assert fp.converged or fp.reason, (ks, fp)
+    assert fixed_point(Setting(0.3, 0.5, 1e-3, lam=0.01)).converged
+
+
 def test_exports():
     assert qnn.fixed_point is fixed_point and qnn.thresholds.alpha_pr is thresholds.alpha_pr
     assert issubclass(FixedPointError, RuntimeError)
