@@ -186,16 +186,19 @@ def xi_branch(setting: Setting, xis: np.ndarray | None = None, refine: bool = Tr
     xis : array_like, optional
         Values of ``xi`` (default: 200 log-spaced values in ``[10^-0.6, 30]``), each in ``[1e-12, 1e6]``.
     refine : bool
-        Insert points around folds.
+        Insert points around folds (with the reference path's tracing; without ``refine`` the roots at the given
+        ``xi`` are found by the vectorised fast path, :func:`qnn.fixed_point_fast.trace`).
     """
     if xis is None:
         xis = np.geomspace(10 ** -0.6, 30.0, 200)
     xis = np.atleast_1d(np.asarray(xis, dtype=float))
     if xis.size == 0 or np.any(~np.isfinite(xis)) or np.any(xis < XI_MIN) or np.any(xis > XI_MAX):
         raise ValueError(f"xis must be non-empty, finite, in [{XI_MIN}, {XI_MAX}]")
+    if not refine:      # every root at the given xi: all spectral laws in one vectorised pass (the fast path)
+        return _as_curve(setting, _fast.as_dicts(_fast.trace(setting.kappa, setting.kappa_star, setting.lam,
+                                                               setting.noise, xis)))
     pts = trace(setting.kappa, setting.kappa_star, setting.lam, setting.noise, xis)
-    if refine:
-        pts = refine_gaps(setting.kappa, setting.kappa_star, setting.lam, setting.noise, pts, 0.15)
+    pts = refine_gaps(setting.kappa, setting.kappa_star, setting.lam, setting.noise, pts, 0.15)
     return _as_curve(setting, pts)
 
 

@@ -29,7 +29,7 @@ __all__ = ["trace", "solve_point", "solve_curve", "polish", "polish_branch", "Un
 
 BRANCHES = ("regularised", "interpolating", "non_interpolating")
 _REG, _INT, _NON = 0, 1, 2
-_N_Q = 32                 # q-scan points per xi
+_N_Q = 48                 # q-scan points per xi (the reference scan: the same roots are bracketed)
 _H = 1e-6                 # relative xi step of the finite-difference derivatives
 _N_TRACE = 16             # xi of the coarse trace of one fixed point
 #: Counts of fast solves and of fallbacks to the reference path (for benchmarks).
