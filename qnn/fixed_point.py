@@ -307,7 +307,7 @@ def fixed_point_curve(setting: Setting, alphas: np.ndarray, *, exact: bool = Tru
     tol : float
         Residual accepted when polishing.
     n_xi : int
-        Number of xi values of the initial trace (>= 4; the fast path traces at least 48).
+        Number of xi values of the initial trace (>= 4; the fast path traces at least 64).
     method : {"fast", "reference"}
         ``"fast"`` (default): all alphas are solved together from one traced curve (:mod:`qnn.fixed_point_fast`;
         the spectral laws of every step are built in one vectorised pass); ``"reference"``: the earlier
@@ -345,8 +345,8 @@ def _as_dict(fp: FixedPoint) -> dict:
 
 def _fast_curve(setting: Setting, alphas: np.ndarray, exact: bool, tol: float,
                 n_xi: int) -> tuple[list[dict], np.ndarray, str]:
-    """The fast path of :func:`fixed_point_curve`: end points by :func:`fixed_point`, every other alpha polished
-    together on one traced curve (:func:`qnn.fixed_point_fast.solve_curve`); the rest solved alone."""
+    """The fast path of :func:`fixed_point_curve`: every alpha polished together from one traced curve
+    (:func:`qnn.fixed_point_fast.solve_curve`); those it leaves unsolved are solved alone by :func:`fixed_point`."""
     out: list[dict | None] = [None] * alphas.size
     conv = np.zeros(alphas.size, dtype=bool)
     alone = np.zeros(alphas.size, dtype=bool)
@@ -355,12 +355,7 @@ def _fast_curve(setting: Setting, alphas: np.ndarray, exact: bool, tol: float,
     warn = ""
     rest = np.nonzero(~alone)[0]
     if rest.size:
-        ends = [fixed_point(setting.replace(alpha=float(a)), tol=tol) for a in {alphas[rest].min(), alphas[rest].max()}]
-        bad = [e for e in ends if not e.converged]
-        if bad:
-            raise ArithmeticError(f"end point alpha = {bad[0].setting.alpha} of the curve: {bad[0].reason}")
-        xi_range = (min(e.xi for e in ends), max(e.xi for e in ends))
-        pts, solved, traced = _fast.solve_curve(setting, alphas[rest], xi_range, exact, tol, max(n_xi, 48))
+        pts, solved, traced = _fast.solve_curve(setting, alphas[rest], exact, tol, max(n_xi, 64))
         warn = check_monotone(_fast.as_dicts(traced))
         for j, d in zip(rest[solved], _fast.as_dicts(pts, np.nonzero(solved)[0])):
             out[j], conv[j] = d, True

@@ -304,7 +304,7 @@ def polish_branch(kappa: float, kappa_star: float, lam: float, noise: float, tar
         prev_lx[act], prev_g[act] = lx[act], g
         q[act] = q_new
         step = np.clip(-g / sl, -0.5, 0.5)
-        done = (res[act] <= 1e-12) | lost | ~np.isfinite(step)
+        done = (res[act] <= 1e-11) | lost | ~np.isfinite(step)
         lx[act] = lx[act] + np.where(done, 0.0, step)
         act = act[~done]
     return best, res
@@ -329,17 +329,20 @@ def _xi_range(setting: Setting) -> tuple[float, float]:
     return lo, max(hi, 4 * lo)
 
 
-def _bracket(setting: Setting) -> tuple[dict, int | None]:
-    """A coarse traced curve wide enough to bracket ``setting.alpha`` and the bracketing index."""
+def _bracket(setting: Setting, a_min: float | None = None, n: int = _N_TRACE) -> tuple[dict, int | None]:
+    """A coarse traced curve (``n`` xi, then widened) whose alpha range covers ``[a_min, setting.alpha]`` (default
+    ``a_min = setting.alpha``), and the index bracketing ``setting.alpha``."""
     k, ks, lam, noise, target = setting.kappa, setting.kappa_star, setting.lam, setting.noise, setting.alpha
-    lo, hi = _xi_range(setting)
-    pts = trace(k, ks, lam, noise, np.geomspace(lo, hi, _N_TRACE))
+    a_min = target if a_min is None else a_min
+    lo = _xi_range(setting)[0]
+    hi = _xi_range(setting.replace(alpha=a_min))[1]
+    pts = trace(k, ks, lam, noise, np.geomspace(lo, hi, n))
     for _ in range(40):
         al = pts["alpha"]
         if al.size and al.max() < target and lo > XI_MIN:
             lo_new = max(XI_MIN, lo / 30.0)
             pts, lo = _merge(pts, trace(k, ks, lam, noise, np.geomspace(lo_new, lo, 5)[:-1])), lo_new
-        elif al.size and al.min() > target and hi < XI_MAX:
+        elif al.size and al.min() > a_min and hi < XI_MAX:
             hi_new = min(XI_MAX, hi * 10.0)
             pts, hi = _merge(pts, trace(k, ks, lam, noise, np.geomspace(hi, hi_new, 4)[1:])), hi_new
         else:
@@ -459,18 +462,18 @@ def as_dicts(p: dict, idx: np.ndarray | None = None) -> list[dict]:
     return [{k: (BRANCHES[int(p[k][j])] if k == "branch" else float(p[k][j])) for k in keys} for j in idx]
 
 
-def solve_curve(setting: Setting, alphas: np.ndarray, xi_range: tuple[float, float], exact: bool, tol: float,
+def solve_curve(setting: Setting, alphas: np.ndarray, exact: bool, tol: float,
                 n_xi: int) -> tuple[dict, np.ndarray, dict]:
     """Every ``alphas`` on one traced curve: ``(points, solved mask, trace)``.
 
-    The curve is traced on ``n_xi`` log-spaced ``xi`` over ``xi_range`` (widened by 5%), refined where neighbours
-    are far apart, and every target is polished from its bracket (``exact``) or interpolated (monotone cubic in
+    The curve is traced on ``n_xi`` log-spaced ``xi`` over a range widened until its alpha covers ``alphas``, refined
+    where neighbours are far apart, and every target is polished from its bracket (``exact``) or interpolated (monotone cubic in
     ``log alpha``, as :func:`qnn.fixed_point_trace.interpolate_curve`). Targets outside the traced range or not
     converged are left unsolved (``solved`` False) for the caller.
     """
     k, ks, lam, noise = setting.kappa, setting.kappa_star, setting.lam, setting.noise
-    xis = np.geomspace(max(xi_range[0] / 1.05, XI_MIN), min(xi_range[1] * 1.05, XI_MAX), n_xi)
-    pts = refine(k, ks, lam, noise, trace(k, ks, lam, noise, xis), 0.08 if not exact else 0.25)
+    pts, _ = _bracket(setting.replace(alpha=float(alphas.max())), float(alphas.min()), n_xi)
+    pts = refine(k, ks, lam, noise, pts, 0.08 if not exact else 0.25)
     i = _bracket_index(pts["alpha"], alphas)
     inside = np.nonzero(i >= 0)[0]
     out = {key: np.full(alphas.size, np.nan) for key in ("alpha", "mse", "loss", "ise", "xi", "q", "chi", "rank",
