@@ -24,21 +24,21 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import argparse  # noqa: E402
-import pathlib  # noqa: E402
-import platform  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
+import argparse
+import pathlib
+import platform
+import statistics
+import sys
+import time
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-import qnn  # noqa: E402
-from qnn import Setting, fixed_point, fixed_point_curve  # noqa: E402
-from qnn import fixed_point_equations, fixed_point_fast, spectral, spectral_batch  # noqa: E402
+import qnn
+from qnn import Setting, fixed_point, fixed_point_curve
+from qnn import fixed_point_equations, fixed_point_fast, spectral, spectral_batch
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
-from theory_grid import GRID  # noqa: E402
+from theory_grid import GRID
 
 CURVES = [
     Setting(0.3, 0.7, 0.5, lam=0.1),
@@ -87,7 +87,8 @@ def single_points(repeats: int) -> None:
     print("| | fast (ms CPU) | reference (ms CPU) | ratio reference/fast |")
     print("|---|---|---|---|")
     print(f"| median | {np.median(fast_t):.1f} | {np.median(ref_t):.1f} | {np.median(ratio):.1f}x |")
-    print(f"| worst (max time) | {fast_t.max():.1f} | {ref_t.max():.1f} | min {ratio.min():.2f}x, max {ratio.max():.1f}x |")
+    print(f"| worst (max time) | {fast_t.max():.1f} | {ref_t.max():.1f} | "
+          f"per setting {ratio.min():.2f}x - {ratio.max():.1f}x |")
     print()
     print(f"Largest relative MSE difference fast vs reference: {max(diffs):.1e}; branch and converged flag equal in "
           f"{sum(r[4] for r in rows)}/{len(rows)}; fallbacks of the fast path to the reference path: "

@@ -467,9 +467,9 @@ def solve_curve(setting: Setting, alphas: np.ndarray, exact: bool, tol: float,
     """Every ``alphas`` on one traced curve: ``(points, solved mask, trace)``.
 
     The curve is traced on ``n_xi`` log-spaced ``xi`` over a range widened until its alpha covers ``alphas``, refined
-    where neighbours are far apart, and every target is polished from its bracket (``exact``) or interpolated (monotone cubic in
-    ``log alpha``, as :func:`qnn.fixed_point_trace.interpolate_curve`). Targets outside the traced range or not
-    converged are left unsolved (``solved`` False) for the caller.
+    where neighbours are far apart, and every target is polished from its bracket (``exact``) or interpolated
+    (monotone cubic in ``log alpha``, as :func:`qnn.fixed_point_trace.interpolate_curve`). Targets outside the
+    traced range or not converged are left unsolved (``solved`` False) for the caller.
     """
     k, ks, lam, noise = setting.kappa, setting.kappa_star, setting.lam, setting.noise
     pts, _ = _bracket(setting.replace(alpha=float(alphas.max())), float(alphas.min()), n_xi)

@@ -346,9 +346,9 @@ def law_batch(kappa_star: float, xi: np.ndarray) -> LawBatch:
         pieces = np.bincount(law_i, minlength=xi.size) + (np.bincount(np.concatenate(done_law), minlength=xi.size)
                                                        if done_law else 0)
         accept = (rel <= _TAIL_TOL) | (depth >= _MAX_DEPTH) | (pieces[law_i] >= _MAX_PIECES)
-        done_law.append(law_i[accept]); done_a.append(a[accept]); done_b.append(b[accept])
-        done_anti.append(_antiderivative(coef[accept])); done_tail.append(rel[accept])
-        done_rho.append(coef[accept, 0])
+        for store, value in zip((done_law, done_a, done_b, done_anti, done_tail, done_rho),
+                                (law_i, a, b, _antiderivative(coef), rel, coef[:, 0])):
+            store.append(value[accept])
         keep = ~accept
         mid = 0.5 * (a[keep] + b[keep])
         law_i = np.concatenate([law_i[keep], law_i[keep]])
