@@ -1,6 +1,7 @@
 """qnn: theory and simulation of gradient flow for extensive-width quadratic neural networks.
 
-Companion package of the qnn-book (arXiv:2601.10483). Conventions: :mod:`qnn.conventions` (= THEORY.md section 1).
+Companion package of the qnn-book (arXiv:2601.10483). Conventions: :mod:`qnn.conventions`
+(theory: book/theory/conventions.md).
 """
 from .conventions import Setting
 

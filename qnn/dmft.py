@@ -1,4 +1,4 @@
-"""Dynamical mean-field theory (DMFT) of gradient flow, solved numerically (THEORY.md section 5).
+"""Dynamical mean-field theory (DMFT) of gradient flow, solved numerically (book/theory/dmft.md).
 
 As ``d -> infinity`` the training dynamics reduces to two coupled effective processes, solved here by iterating
 them to self-consistency on a time grid ``t_0 = 0 < t_1 < ... < t_{N-1} = t_max``.
@@ -157,7 +157,7 @@ class SampleSide:
 
 
 def sample_side(t: np.ndarray, C: np.ndarray, R: np.ndarray, alpha: float, noise: float) -> SampleSide:
-    """Solve the sample side given the parameter-side kernels ``C`` and ``R`` (THEORY.md section 5).
+    """Solve the sample side given the parameter-side kernels ``C`` and ``R`` (book/theory/dmft.md).
 
     Parameters
     ----------
@@ -457,7 +457,7 @@ def _interpolate_response(t: np.ndarray, starts: np.ndarray, R_cols: np.ndarray,
 
 @dataclass(frozen=True)
 class DMFTResult:
-    """Solution of the DMFT on a time grid (THEORY.md section 5 conventions).
+    """Solution of the DMFT on a time grid (book/theory/dmft.md conventions).
 
     Attributes
     ----------
@@ -615,7 +615,7 @@ def dmft(setting: Setting, t_max: float, *, n_times: int | None = None, d_eff: i
          control_samples: int = 16, n_starts: int = 20, damping: float = 0.0, tol: float = 2e-3,
          max_iter: int = 25, refine: float = 10.0, seed: int = 0, n_jobs: int = 1, batch: int = 5,
          cache_dir: str | os.PathLike | None = None, progress: bool = True) -> DMFTResult:
-    """Solve the DMFT of gradient flow up to ``t_max`` (THEORY.md section 5).
+    """Solve the DMFT of gradient flow up to ``t_max`` (book/theory/dmft.md).
 
     Parameters
     ----------

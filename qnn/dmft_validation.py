@@ -1,4 +1,5 @@
-"""DMFT versus gradient-flow simulations (THEORY.md sections 5-6): the comparison behind the book's DMFT page.
+"""DMFT versus gradient-flow simulations (book/theory/dmft.md, book/theory/validation.md): the comparison
+behind the book's DMFT page.
 
 For a setting and several input dimensions ``d`` this runs averaged gradient-flow simulations with GOE features
 (the DMFT's own universality class, :func:`qnn.simulate`) and the DMFT (:func:`qnn.dmft`), and compares them at

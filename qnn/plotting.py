@@ -122,7 +122,8 @@ def _axis_name(kind: str, index: int) -> str:
     return f"{kind}axis" if index <= 1 else f"{kind}axis{index}"
 
 
-def new_figure(x: str | Sequence[str] | None = None, y: str | Sequence[str] | None = None, *, log_x: bool = False, log_y: bool = False,
+def new_figure(x: str | Sequence[str] | None = None, y: str | Sequence[str] | None = None, *, log_x: bool = False,
+               log_y: bool = False,
                x_range: Sequence[float] | None = None, y_range: Sequence[float] | None = None,
                title: str | None = None, rows: int = 1, cols: int = 1,
                subplot_titles: Sequence[str] | None = None, height: int | None = None,
@@ -523,7 +524,8 @@ def figure_csv(fig: go.Figure) -> str:
             errors = list(trace.error_y.array)
         for point, (x_value, y_value) in enumerate(zip(trace.x, trace.y)):
             err = "" if errors is None else repr(float(errors[point]))
-            writer.writerow([trace.name or f"trace {index}", kind, names[f"{trace.xaxis or 'x'}/{trace.yaxis or 'y'}"], step_of.get(index, ""),
+            panel = names[f"{trace.xaxis or 'x'}/{trace.yaxis or 'y'}"]
+            writer.writerow([trace.name or f"trace {index}", kind, panel, step_of.get(index, ""),
                              _number(x_value), _number(y_value), err])
     return buffer.getvalue()
 

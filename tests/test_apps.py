@@ -159,7 +159,7 @@ def test_threshold_curves_match_reference_values():
     assert curves.alpha_bo == pytest.approx(0.255)
     assert curves.alpha_pr_plus[0] == pytest.approx(0.255, abs=1e-6)      # alpha_PR+(kappa*, kappa*) = alpha_BO
     assert np.interp(0.5, curves.kappa, curves.alpha_pr_plus) == pytest.approx(0.3270, abs=2e-3)
-    assert curves.alpha_pr[-1] == pytest.approx(0.3775, abs=1e-3)          # plateau (THEORY.md section 4)
+    assert curves.alpha_pr[-1] == pytest.approx(0.3775, abs=1e-3)          # plateau (book/theory/thresholds.md)
     assert np.all(curves.alpha_pr <= curves.counting + 1e-12)
     with pytest.raises(ValueError, match="kappa_max"):
         apps.threshold_curves(0.3, kappa_max=0.2)

@@ -9,7 +9,8 @@ page it checks that
 * nothing failed: no console error, no page error, no request that left the machine, no failed request or HTTP
   error (the favicon included);
 * every plotly figure rendered (``svg.main-svg`` and data), each with a caption naming its paper figure and a CSV
-  download link whose file is served with the expected header and rows; at 1400 px a figure page settles (all figures drawn) within 1.5 s of the navigation start;
+  download link whose file is served with the expected header and rows; at 1400 px a figure page settles (all
+  figures drawn) within 1.5 s of the navigation start;
 * every subplot is at least 150 px wide at 1400 px and at least 120 px at 400 px;
 * every button of every updatemenu (a row of buttons, or a drop-down opened first) and every slider lies inside its
   figure's box, clear of plotly's toolbar, is the topmost element at its centre (clickable), and clicking it changes

@@ -1,4 +1,4 @@
-"""Tests of qnn.dmft (THEORY.md section 5): numerics of each piece, limits, and the solver's contract.
+"""Tests of qnn.dmft (book/theory/dmft.md): numerics of each piece, limits, and the solver's contract.
 
 The comparisons with gradient-flow simulations and with the long-time fixed point are in
 ``tests/test_dmft_validation.py`` (``@pytest.mark.slow``).

@@ -73,7 +73,7 @@ def test_loss_matches_goe_simulations_up_to_t5(comparisons, name, request):
 
 def test_gaussian_features_approach_the_dmft_as_d_grows():
     """With Gaussian-input features (the network itself) the late-time test error sits above the DMFT by a
-    finite-size gap that shrinks with d (THEORY.md section 6)."""
+    finite-size gap that shrinks with d (book/theory/validation.md)."""
     comp, _ = validation.compare("A", validation.SETTINGS["A"], features="gaussian", progress=False)
     late = comp.t > 1.0
     gap = np.mean((comp.sim_mse[:, late] - comp.dmft_mse[late]) / comp.dmft_mse[late], axis=1)

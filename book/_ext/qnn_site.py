@@ -13,7 +13,8 @@
   columns on narrow screens, rows of buttons that do not fit become a drop-down, legends move below narrow
   figures); see the comments in that file.
 * **Console clean-ups**: a favicon (no 404; ``html.favicon`` in ``_config.yml``), the theme's default colour mode
-  (else pydata-sphinx-theme logs "Got invalid theme mode"), and each page's script list de-duplicated (sphinx-thebe registers its configuration script once
+  (else pydata-sphinx-theme logs "Got invalid theme mode"), and each page's script list de-duplicated
+  (sphinx-thebe registers its configuration script once
   per build pass, so a page could declare ``THEBE_JS_URL`` twice).
 """
 from __future__ import annotations

@@ -170,7 +170,8 @@ def assemble(base: go.Figure, traces: Sequence[go.Scatter | go.Bar]) -> go.Figur
     :mod:`qnn.plotting` (:data:`qnn.plotting.ERROR_BAR_NOTE`) below the figure."""
     for trace in traces:
         base.add_trace(trace)
-    reps = sorted({t.meta["reps"] for t in base.data if isinstance(t.meta, dict) and t.meta.get("kind") == "simulation"})
+    reps = sorted({t.meta["reps"] for t in base.data
+                   if isinstance(t.meta, dict) and t.meta.get("kind") == "simulation"})
     if reps:
         text = plotting.ERROR_BAR_NOTE.format(reps=reps[0] if len(reps) == 1 else f"{reps[0]}-{reps[-1]}")
         plotting.add_note(base, text, name="error-bar-note")
