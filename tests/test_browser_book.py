@@ -112,8 +112,13 @@ def test_site_fits_its_budget():
     assert pages[largest] <= PAGE_BUDGET, f"{largest} is {pages[largest] / 1e6:.2f} MB"
     # plotly.js is served once, as a static file, not inlined into the pages
     assert (directory / "_static" / "plotly.min.js").exists()
-    inlined = [name for name in pages if "* plotly.js v" in (directory / name).read_text(errors="replace")]
+    texts = {name: (directory / name).read_text(errors="replace") for name in pages}
+    inlined = [name for name, text in texts.items() if "* plotly.js v" in text]
     assert inlined == [], f"pages that still inline plotly.js: {inlined}"
+    # every book page loads it (pages with figures) or prefetches it for the next page (the others)
+    unreferenced = [name for name, text in texts.items() if name.startswith("book/") and
+                    not re.search(r'(src|href)="[./]*_static/plotly\.min\.js', text)]
+    assert unreferenced == [], f"pages that do not reference _static/plotly.min.js: {unreferenced}"
 
 
 _STATE_JS = """f => { const div = document.querySelectorAll('.plotly-graph-div')[f];
@@ -211,6 +216,8 @@ def test_page(server, browser, page_name, width):
     page, errors, blocked = open_offline_page(browser, (server, "data:"), failed=failed,
                                               viewport={"width": width, "height": 900}, route=False)
     name = f"{page_name} at {width} px"
+    cdp = browser.new_cdp_session(page)  # main-thread CPU time: the page's own work, whatever the machine's load
+    cdp.send("Performance.enable")
     response = page.goto(f"{server}/{page_name}.html", wait_until="commit", timeout=60_000)
     assert response is not None and response.ok, f"{name}: HTTP {response and response.status}"
     size = len(response.body())
@@ -218,12 +225,14 @@ def test_page(server, browser, page_name, width):
     page.wait_for_load_state("load", timeout=60_000)
 
     n_divs = page.locator(".plotly-graph-div").count()
-    settle_ms = None
+    settle_ms = cpu_ms = None
     if n_divs:
         page.wait_for_function("""n => Array.from(document.querySelectorAll('.plotly-graph-div')).filter(div =>
             div.querySelector('svg.main-svg') && (div.data || []).length > 0).length >= n""", arg=n_divs,
                                timeout=30_000, polling="raf")
         settle_ms = page.evaluate("() => performance.now()")
+        metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+        cpu_ms = 1000 * metrics.get("ThreadTime", float("nan"))
         captions = page.locator(".qnn-caption").all_inner_texts()
         assert len(captions) >= n_divs, f"{name}: {len(captions)} captions for {n_divs} figures"
         assert all("Figure" in c or "Not in the paper" in c for c in captions), captions
@@ -240,7 +249,8 @@ def test_page(server, browser, page_name, width):
         for figure in range(n_divs):
             _check_menus(page, figure, f"{name}, figure {figure + 1}")
             _check_sliders(page, figure, f"{name}, figure {figure + 1}")
-    TIMINGS[f"{page_name}@{width}"] = {"html_bytes": size, "figures": n_divs, "settle_ms": settle_ms}
+    TIMINGS[f"{page_name}@{width}"] = {"html_bytes": size, "figures": n_divs, "settle_ms": settle_ms,
+                                       "main_thread_cpu_ms": cpu_ms}
 
     # formulas are typeset by the site's own MathJax (book/_ext/offline_mathjax.py), without a network
     n_math = page.locator(".math").count()

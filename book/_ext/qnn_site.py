@@ -1,7 +1,8 @@
 """Sphinx extension: the site-wide assets and clean-ups of the qnn-book (offline, light pages, no console errors).
 
 * **plotly.js once, as a static file.** ``plotly.min.js`` of the installed plotly package is copied to
-  ``_static/plotly.min.js`` and loaded by every page; the copy of plotly.js that plotly's ``notebook`` renderer
+  ``_static/plotly.min.js``, loaded by every page with a figure and prefetched by the others; the copy of
+  plotly.js that plotly's ``notebook`` renderer
   inlines into a page's first figure output is removed from the page (the browser then caches one 4.8 MB file
   instead of downloading it again with every page). The extension also sets ``QNN_PLOTLYJS=external`` in the
   environment of the notebook kernels it starts, so :mod:`qnn.plotting` does not inline it in the first place.
@@ -111,7 +112,16 @@ def _page_context(app: Sphinx, pagename: str, templatename: str, context: dict, 
     if not scripts:
         return
     seen, unique = set(), []
+    has_figures = "plotly-graph-div" in context.get("body", "")
+    if not has_figures and "pathto" in context:
+        # evaluating plotly.js costs ~1 s of CPU per page view: pages without a figure only prefetch it, so that
+        # the next figure page finds it in the browser's cache
+        href = context["pathto"]("_static/plotly.min.js", 1)
+        context["metatags"] = context.get("metatags", "") + f'\n<link rel="prefetch" href="{href}" as="script">'
     for script in scripts:
+        if not has_figures and posixpath.basename(getattr(script, "filename", None) or "") in (
+                "plotly.min.js", "qnn-figures.js"):
+            continue
         attributes = getattr(script, "attributes", {}) or {}
         key = (getattr(script, "filename", str(script)) or None, attributes.get("body"))  # '' and None: no file
         if key not in seen:

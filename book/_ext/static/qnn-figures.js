@@ -57,7 +57,7 @@
   function legendEntries(data) {
     var names = [];
     (data || []).forEach(function (trace) {
-      if (trace.showlegend === false || !trace.name) { return; }
+      if (trace.showlegend === false || trace.visible === false || !trace.name) { return; }  // as plotly lists them
       names.push(String(trace.name));
     });
     return names;
