@@ -71,24 +71,25 @@ def bayes_gap(data: FigureData, gf_theory: FigureData, kappa_star: float, noise:
 
 def spectrum_comparison(bayes: FigureData, gf_theory: FigureData, kappa_star: float, lam: float,
                         alphas: Sequence[float], *, x_range: tuple[float, float], y_max: float) -> go.Figure:
-    """Slider over ``alpha``: spectral densities (whole-matrix normalisation, atoms not drawn) of the teacher, of
-    the gradient-flow fixed point at ``lam`` (``gf_theory`` caches densities of the non-zero eigenvalues: they are
+    """Slider over ``alpha``: spectral densities (whole-matrix normalisation, atoms not drawn) of the teacher (one
+    static trace), of the gradient-flow fixed point at ``lam`` (``gf_theory`` caches densities of the non-zero eigenvalues: they are
     multiplied back by the rank) and of the Bayes-optimal estimator."""
     groups = {}
-    s_teacher = np.linspace(0.0, x_range[1], 800)
+    lo, hi = (1.0 - kappa_star ** -0.5) ** 2, (1.0 + kappa_star ** -0.5) ** 2   # the teacher's bulk
+    s_teacher = lo + (hi - lo) * (1.0 - np.cos(np.linspace(0.0, np.pi, 240))) / 2.0
+    teacher = plotting.theory_trace(s_teacher, teacher_density(s_teacher, kappa_star),
+                                    f"teacher S* (atom {max(0.0, 1 - kappa_star):.2g} at 0)",
+                                    line_color="#888888", dash="dot")
     for alpha in alphas:
         gf = theory_result(gf_theory, lam=lam, alpha=alpha)
         bo = theory_result(bayes, kappa_star=kappa_star, alpha=alpha)
-        teacher = plotting.theory_trace(s_teacher, teacher_density(s_teacher, kappa_star),
-                                        f"teacher S* (atom {max(0.0, 1 - kappa_star):.2g} at 0)",
-                                        line_color="#888888", dash="dot")
         flow = plotting.theory_trace(gf["s"], np.asarray(gf["density"], float) * gf["rank"],
                                      f"gradient flow, λ = {lam:g} (atom {1 - gf['rank']:.2f} at 0)", color_index=0)
         label = "Bayes-optimal" + (" (= teacher)" if bo["perfect_recovery"] else ", no atom")
         best = plotting.theory_trace(bo["s"], bo["density"], label, line_color=_BLACK, dash="dashdot")
-        groups[f"{alpha:g}"] = [teacher, flow, best]
+        groups[f"{alpha:g}"] = [flow, best]
     base = plotting.new_figure("eigenvalue", "density", x_range=x_range, y_range=(0, y_max))
-    return plotting.slider_figure(groups, parameter="alpha", base=base, active=1)
+    return plotting.slider_figure(groups, parameter="alpha", base=base, static=[teacher], active=1)
 
 
 def overview_figure(data: FigureData, kappa_stars: Sequence[float], noises: Sequence[float],

@@ -52,7 +52,7 @@ def bayes_spectrum(task: dict) -> dict:
     The density is that of all ``d`` eigenvalues (unit area): the estimator has no atom; the directions the teacher
     does not use end up in a narrow interval near 0 (mass ~ ``1 - kappa*``) when it is separated from the bulk.
     Without noise and for ``alpha >= alpha_BO`` the estimator is the teacher (its continuous part here, its atom
-    ``1 - kappa*`` at 0 in ``atom``). The grid is ``[0, s_max]`` (400 points) plus 80 edge-clustered points in
+    ``1 - kappa*`` at 0 in ``atom``). The grid is ``[0, s_max]`` (200 points) plus 80 edge-clustered points in
     every interval of the support.
 
     Returns
@@ -66,7 +66,7 @@ def bayes_spectrum(task: dict) -> dict:
     law = denoised_spectrum(ks, point.xi, np.zeros(0))
     theta = np.linspace(0.0, np.pi, 80)[1:-1]
     inner = [lo + (hi - lo) * (1.0 - np.cos(theta)) / 2.0 for lo, hi in law.intervals]
-    s = np.unique(np.concatenate([np.linspace(0.0, task["s_max"], 400), *inner]))
+    s = np.unique(np.concatenate([np.linspace(0.0, task["s_max"], 200), *inner]))
     law = denoised_spectrum(ks, point.xi, s)
     return {"s": _round(s), "density": _round(law.density), "atom": float(law.atom),
             "intervals": _round([e for pair in law.intervals for e in pair]),
@@ -80,7 +80,7 @@ _THEORY = dict(d=2, reps=1, check_tasks=(0,), check_rtol=1e-4)
 register("theory_bayes", version="1",
          grid={"kappa_star": [0.2, 0.3, 0.5], "noise": [0.0, 0.1, 0.25, 0.5, 1.0]}, fixed={},
          description="theory: Bayes-optimal MMSE vs alpha (addition to Figs. 2, 4, 6, 7, 19)", **_THEORY)(bayes_curve)
-register("theory_bayes_spectrum", version="1",
+register("theory_bayes_spectrum", version="2",
          grid={"kappa_star": [0.5, 0.3], "alpha": SPECTRUM_ALPHAS}, fixed={"noise": 0.0, "s_max": 8.0},
          description="theory: spectral law of the Bayes-optimal estimator (addition to Figs. 2 and 4 right)",
          **_THEORY)(bayes_spectrum)
