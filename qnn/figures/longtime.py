@@ -1,7 +1,7 @@
 """Figure data of the long-time chapters: regularised long-time limit, spectrum of S, double descent.
 
 Every task is one repetition of :func:`qnn.train_to_convergence` at one parameter point, with the paper's GOE
-features (``features="goe"``; THEORY.md section 6: they match the d = infinity theory already at d = 40-80).
+features (``features="goe"``; book/theory/validation.md: they match the d = infinity theory already at d = 40-80).
 The long-time limit of gradient flow at ``lambda > 0`` is a stationary point of the regularised loss; it is reached
 by
 
