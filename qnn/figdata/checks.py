@@ -129,7 +129,7 @@ class Verification:
 
 
 def verify(name: str, *, sample: int | str | None = None, seed: int | None = None, d: int | None = None,
-           reps: int | None = None, data_dir: Path | None = None) -> Verification:
+           reps: int | None = None, data_dir: Path | None = None, jobs: int = 1) -> Verification:
     """Load the cache of ``name`` (all static checks) and recompute ``sample`` of its tasks.
 
     Parameters
@@ -144,6 +144,8 @@ def verify(name: str, *, sample: int | str | None = None, seed: int | None = Non
         Sizes the cache must have (default: the spec's).
     data_dir : Path, optional
         Folder of the cache (default: the book's).
+    jobs : int
+        Worker processes for the recomputation (each task single-threaded, as when generated).
 
     Raises
     ------
@@ -154,10 +156,16 @@ def verify(name: str, *, sample: int | str | None = None, seed: int | None = Non
     data = load(name, d=d, reps=reps, data_dir=data_dir)
     indices = sample_indices(figure, len(data.tasks), sample, seed)
     start = time.perf_counter()
+    if jobs == 1 or len(indices) < 2:
+        fresh = [compute_task(figure, data.tasks[index]) for index in indices]
+    else:
+        from joblib import Parallel, delayed
+
+        fresh = Parallel(n_jobs=jobs)(delayed(compute_task)(figure, data.tasks[index]) for index in indices)
     problems = []
-    for index in indices:
+    for index, result in zip(indices, fresh):
         task = data.tasks[index]
-        found = compare_results(figure, data.results[index], compute_task(figure, task))
+        found = compare_results(figure, data.results[index], result)
         if found:
             label = ", ".join(f"{k}={v}" for k, v in task.items() if k in figure.grid or k in ("rep",))
             problems.append(f"task {index} ({label}): " + "; ".join(found))
