@@ -7,7 +7,9 @@ PYTHON=${PYTHON:-python3}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 $PYTHON -m venv "$tmp/venv"
-"$tmp/venv/bin/pip" install -q "$repo"
+mkdir "$tmp/src" && cp -r "$repo/qnn" "$repo/pyproject.toml" "$tmp/src/"  # build there, not in the checkout
+find "$tmp/src" -name __pycache__ -prune -exec rm -rf {} +
+"$tmp/venv/bin/pip" install -q "$tmp/src"
 cd "$tmp"  # import the installed package, not the source tree
 "$tmp/venv/bin/python" - <<'PY'
 import importlib, pkgutil, qnn

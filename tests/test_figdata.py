@@ -234,12 +234,17 @@ def test_check_detects_a_changed_simulation_in_any_task(toy, monkeypatch, capsys
         figdata.sample_indices(figdata.spec("toy"), 12, 3, 0)
 
 
-def test_check_detects_a_changed_theory_curve(monkeypatch, capsys):
-    """A theory curve computed differently from its cache (one point moved by 1e-4) is found by ``--check``
-    (theory caches are recomputed by default); the cache itself passes."""
+def test_check_detects_a_changed_theory_curve(monkeypatch, capsys, tmp_path):
+    """A theory curve that differs from what the code computes (one point moved by 1e-4 in the file, even with
+    the checksum re-sealed, or in the code) is found by ``--check`` (theory caches are recomputed by default)."""
     monkeypatch.setattr(figdata.specs, "_REGISTRY", dict(figdata.registry()))
     figure = figdata.spec("theory_fig4")
     assert cli(["data", "theory_fig4", "--check"]) == 0
+    copy = tmp_path / "theory_fig4.json"
+    copy.write_text((figdata.default_data_dir() / "theory_fig4.json").read_text())
+    _edit(copy, lambda p: p["results"][2]["mse"].__setitem__(5, p["results"][2]["mse"][5] * (1 + 1e-4)))
+    assert cli(["data", "theory_fig4", "--check", "--out", str(tmp_path)]) == 1
+    assert "task 2 (lam=0.01): mse[5]" in capsys.readouterr().out
     original = figure.compute
 
     def moved(task):

@@ -76,7 +76,7 @@ def _compare(key: str, check: Check, a: Any, b: Any) -> str | None:
     excess = np.abs(a_arr - b_arr) - (check.atol + check.rtol * np.abs(b_arr))
     if not np.any(excess > 0):
         return None
-    at = np.unravel_index(int(np.argmax(excess)), excess.shape) if excess.ndim else ()
+    at = tuple(int(i) for i in np.unravel_index(int(np.argmax(excess)), excess.shape)) if excess.ndim else ()
     return (f"{key}{list(at) if at else ''}: cached {float(a_arr[at]):.8g} vs fresh {float(b_arr[at]):.8g} "
             f"(allowed: {check.atol:g} + {check.rtol:g} x |fresh|)")
 
