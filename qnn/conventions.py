@@ -132,7 +132,7 @@ class Setting:
         object.__setattr__(self, "lam", check_nonnegative("lam", self.lam))
         object.__setattr__(self, "gamma", check_nonnegative("gamma", self.gamma))
 
-    def replace(self, **changes: float) -> "Setting":
+    def replace(self, **changes: float) -> Setting:
         """A copy with some parameters changed (validated again)."""
         return replace(self, **changes)
 

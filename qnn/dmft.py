@@ -563,7 +563,7 @@ class DMFTResult:
         np.savez_compressed(path, meta=json.dumps(meta), **arrays)
 
     @classmethod
-    def from_npz(cls, path: str | os.PathLike) -> "DMFTResult":
+    def from_npz(cls, path: str | os.PathLike) -> DMFTResult:
         """Load a result saved by :meth:`to_npz`."""
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
@@ -786,8 +786,9 @@ def dmft(setting: Setting, t_max: float, *, n_times: int | None = None, d_eff: i
     var = var + mse_pop_all.var(axis=0, ddof=1) / len(seqs) if len(seqs) > 1 else var
     loss_se, ise_se = _jackknife_loss(setting, t, starts, outs, C_pop_own, C_pop_mean, d_eff)
     result = DMFTResult(
-        setting=setting, t=t, mse=mse_diff.mean(axis=0) + mse_pop_all.mean(axis=0), mse_stderr=np.sqrt(var), loss=np.diag(side.Cu) / 4.0,
-        ise=side.ise, loss_stderr=loss_se, ise_stderr=ise_se, mse_population=mse_pop_all.mean(axis=0), C=C, R=R, Cu=side.Cu, Ru=side.Ru, M=side.M,
+        setting=setting, t=t, mse=mse_diff.mean(axis=0) + mse_pop_all.mean(axis=0), mse_stderr=np.sqrt(var),
+        loss=np.diag(side.Cu) / 4.0, ise=side.ise, loss_stderr=loss_se, ise_stderr=ise_se,
+        mse_population=mse_pop_all.mean(axis=0), C=C, R=R, Cu=side.Cu, Ru=side.Ru, M=side.M,
         Cs=np.mean([o["Cs"] for o in outs], axis=0), q_star=float(np.mean([o["q_star"] for o in outs])),
         trace_S=np.mean([o["trace_S"] for o in outs], axis=0), iterations=len(errors), converged=converged,
         error=float(errors[-1]) if errors else float("nan"), errors=np.array(errors), reason=reason,

@@ -32,7 +32,8 @@ from .dmft import DMFTResult, dmft
 from .network import population_flow_velocity
 from .simulation import DEFAULT_ATOL, DEFAULT_RTOL, integrate_flow, record_times, simulate
 
-__all__ = ["SETTINGS", "Comparison", "population_mean", "compare", "chi_comparison", "save_curves", "comparison_table", "main"]
+__all__ = ["SETTINGS", "Comparison", "population_mean", "compare", "chi_comparison", "save_curves", "comparison_table",
+           "main"]
 
 #: The three validation settings of issue 4 (the third starts near the saddle W = 0: gamma = 0.1).
 SETTINGS: dict[str, Setting] = {
@@ -110,7 +111,7 @@ class Comparison:
         np.savez_compressed(path, meta=json.dumps(meta), **arrays)
 
     @classmethod
-    def load(cls, path: str | Path) -> "Comparison":
+    def load(cls, path: str | Path) -> Comparison:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
             arrays = {k: data[k] for k in data.files if k != "meta"}
@@ -183,7 +184,8 @@ def chi_comparison(name: str, setting: Setting, theory: DMFTResult, d_values: tu
     chi, se = [], []
     for d in d_values:
         sim = simulate(setting, d, t_max, reps=reps, seed=2026, features="goe", times=t, population_control=True,
-                       n_jobs=n_jobs, progress=False, cache_dir=None if cache_dir is None else str(Path(cache_dir) / "sim"))
+                       n_jobs=n_jobs, progress=False,
+                       cache_dir=None if cache_dir is None else str(Path(cache_dir) / "sim"))
         c = 0.5 * (1.0 - 4.0 * (sim.ise - sim.loss) / setting.noise)
         chi.append(c.mean(axis=0))
         se.append(c.std(axis=0, ddof=1) / math.sqrt(reps))
@@ -207,12 +209,13 @@ def save_curves(result: DMFTResult, path: str | Path, n_kernel: int = 60) -> Non
 def comparison_table(comparisons: list[Comparison]) -> str:
     """Markdown table: per setting and d, the largest |z| over record times for MSE and Loss_train, and the
     relative gaps at the last time."""
-    lines = ["| setting | d | max abs z (MSE) | max abs z (Loss) | MSE sim / DMFT at t_max | Loss sim / DMFT at t_max |",
+    lines = ["| setting | d | max abs z (MSE) | max abs z (Loss) | MSE sim / DMFT at t_max "
+             "| Loss sim / DMFT at t_max |",
              "|---|---|---|---|---|---|"]
     for c in comparisons:
         s = c.setting
-        label = (f"{c.name} ({c.features}): α={s.alpha:g}, κ={s.kappa:g}, κ*={s.kappa_star:g}, λ={s.lam:g}, Δ={s.noise:g}, "
-                 f"γ={s.gamma:g}")
+        label = (f"{c.name} ({c.features}): α={s.alpha:g}, κ={s.kappa:g}, κ*={s.kappa_star:g}, λ={s.lam:g}, "
+                 f"Δ={s.noise:g}, γ={s.gamma:g}")
         for k, d in enumerate(c.d):
             lines.append(f"| {label} | {d} | {np.max(np.abs(c.z_mse[k])):.2f} | {np.max(np.abs(c.z_loss[k])):.2f} | "
                          f"{c.sim_mse[k, -1]:.4f} ± {c.sim_mse_se[k, -1]:.4f} / {c.dmft_mse[-1]:.4f} ± "

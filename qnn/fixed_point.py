@@ -48,7 +48,7 @@ import numpy as np
 from . import fixed_point_reference as _reference
 from .conventions import Setting, check_positive
 from .fixed_point_equations import XI_MAX, XI_MIN
-from .fixed_point_trace import FIELDS, refine_gaps, trace
+from .fixed_point_trace import refine_gaps, trace
 from .spectral import density, teacher_density
 
 __all__ = ["FixedPoint", "FixedPointCurve", "fixed_point", "fixed_point_curve", "xi_branch",
