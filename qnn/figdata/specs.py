@@ -23,7 +23,7 @@ import numpy as np
 __all__ = ["Check", "FigureSpec", "close", "spectrum", "exact", "ignore", "register", "registry", "spec",
            "tasks_of", "task_count", "DEFAULT_SAMPLE"]
 
-_REGISTRY: dict[str, "FigureSpec"] = {}
+_REGISTRY: dict[str, FigureSpec] = {}
 _ENTROPY = 0x9B0C_2601_1048_3  # the paper's arXiv number, as base entropy of every figure's seeds
 #: Number of tasks of a simulation figure recomputed by the default consistency test (at least 3).
 DEFAULT_SAMPLE = 3
