@@ -214,12 +214,6 @@ KNOWN_VIOLATIONS: dict[str, str] = {
         "fixed_point: no answer within the time limit (qnn.fixed_point)",
     "estimator_density(Setting(alpha=1e-06, kappa=1e-06, kappa_star=2.0, noise=0.1, lam=0.0001, gamma=1.0))":
         "FixedPointError (a RuntimeError) 'solver failed: math range error' (qnn.fixed_point)",
-    "dmft(Setting(alpha=1e-06, kappa=0.5, kappa_star=2.0, noise=50.0, lam=0.0001, gamma=1e-06), 0.5, {'d_eff': 4, "
-    "'samples': 1, 'control_samples': 0, 'n_starts': 2, 'max_iter': 2, 'progress': False})":
-        "RuntimeError 'the effective process blew up ... increase n_times' with the default n_times (qnn.dmft)",
-    "dmft(Setting(alpha=1000.0, kappa=0.05, kappa_star=0.5, noise=0.0, lam=0.0, gamma=1.0), 0.5, {'d_eff': 4, "
-    "'samples': 1, 'control_samples': 0, 'n_starts': 2, 'max_iter': 2, 'progress': False})":
-        "NaN jackknife standard errors with samples=1 and converged=True (qnn.dmft)",
     "oracle_state(1.0, 1.0, 1e-12, 0.5, d=16, n_samples=1)":
         "NaN mse_sem/dof_sem with n_samples=1, undocumented (qnn.oracle)",
     "oracle_replicas(Setting(alpha=1000000.0, kappa=0.3, kappa_star=0.5, noise=1.0, lam=0.0, gamma=1.0), d=16, "
@@ -302,7 +296,7 @@ def dmft_cases(rng, count=3):
         setting = random_setting(rng, kappa=pick(rng, (0.05, 0.5, 2.0)), kappa_star=pick(rng, (0.05, 0.5, 2.0)),
                                  gamma=pick(rng, (1e-6, 1.0, 5.0)))
         t_max = float(pick(rng, (0.05, 0.5)))
-        kwargs = dict(d_eff=4, samples=1, control_samples=0, n_starts=2, max_iter=2, progress=False)
+        kwargs = dict(d_eff=4, samples=2, control_samples=0, n_starts=2, max_iter=2, progress=False)
         yield (f"dmft({setting}, {t_max}, {kwargs})",
                lambda s=setting, t=t_max, k=kwargs: qnn.dmft(s, t, **k))
 

@@ -118,4 +118,5 @@ DMFT_CHECKS: dict[str, Check] = {
     "reason": ignore("solver message quoting the final kernel change"),
     "iterations": ignore("sweep count: a solver internal"),
     "error": ignore("final relative kernel change: a solver internal"),
+    "loss_history": ignore("Loss_train(t_max) after each sweep: the solver's own convergence record", optional=True),
 }
