@@ -72,8 +72,8 @@ def bayes_gap(data: FigureData, gf_theory: FigureData, kappa_star: float, noise:
 def spectrum_comparison(bayes: FigureData, gf_theory: FigureData, kappa_star: float, lam: float,
                         alphas: Sequence[float], *, x_range: tuple[float, float], y_max: float) -> go.Figure:
     """Slider over ``alpha``: spectral densities (whole-matrix normalisation, atoms not drawn) of the teacher (one
-    static trace), of the gradient-flow fixed point at ``lam`` (``gf_theory`` caches densities of the non-zero eigenvalues: they are
-    multiplied back by the rank) and of the Bayes-optimal estimator."""
+    static trace), of the gradient-flow fixed point at ``lam`` (``gf_theory`` caches densities of the non-zero
+    eigenvalues: they are multiplied back by the rank) and of the Bayes-optimal estimator."""
     groups = {}
     lo, hi = (1.0 - kappa_star ** -0.5) ** 2, (1.0 + kappa_star ** -0.5) ** 2   # the teacher's bulk
     s_teacher = lo + (hi - lo) * (1.0 - np.cos(np.linspace(0.0, np.pi, 240))) / 2.0

@@ -5,7 +5,6 @@ The curves are :func:`qnn.bayes_optimal.bayes_optimal_curve` (each point polishe
 refined next to the noiseless threshold ``alpha_BO`` where the error vanishes; the spectra are
 :func:`qnn.denoising.denoised_spectrum` at the Bayes-optimal ``xi``. Theory: book/theory/bayes_optimal.md.
 
-``d``, ``rep`` and ``seed`` of these tasks are meaningless (the theory is the d = infinity limit).
 """
 from __future__ import annotations
 
@@ -14,7 +13,7 @@ import numpy as np
 from ..bayes_optimal import bayes_optimal, bayes_optimal_curve
 from ..conventions import Setting
 from ..denoising import denoised_spectrum
-from ..figdata import register
+from ..figdata import Check, close, exact, register
 from ..thresholds import alpha_bo
 from .longtime_theory import SPECTRUM_ALPHAS
 
@@ -75,12 +74,23 @@ def bayes_spectrum(task: dict) -> dict:
             "reason": point.reason}
 
 
-_THEORY = dict(d=2, reps=1, check_tasks=(0,), check_rtol=1e-4)
+_ROUNDED = "Brent to xtol 1e-12 in log xi on ~1e-13 quadratures, then rounded to 7 significant digits"
+_CURVE_CHECKS: dict[str, Check] = {
+    **{key: close(1e-5, 1e-8, _ROUNDED) for key in ("alpha", "mmse", "xi")},
+    "converged": exact("all points of the curve converged"),
+    "alpha_bo": exact("closed form kappa* - kappa*^2/2"),
+}
+_SPECTRUM_CHECKS: dict[str, Check] = {
+    **{key: close(1e-5, 1e-8, _ROUNDED) for key in ("s", "density", "intervals", "interval_masses")},
+    **{key: close(1e-8, 1e-12, _ROUNDED) for key in ("mmse", "xi", "atom")},
+    **{key: exact("flags of the solution") for key in ("perfect_recovery", "converged", "reason")},
+}
 
 register("theory_bayes", version="1",
          grid={"kappa_star": [0.2, 0.3, 0.5], "noise": [0.0, 0.1, 0.25, 0.5, 1.0]}, fixed={},
-         description="theory: Bayes-optimal MMSE vs alpha (addition to Figs. 2, 4, 6, 7, 19)", **_THEORY)(bayes_curve)
+         description="theory: Bayes-optimal MMSE vs alpha (addition to Figs. 2, 4, 6, 7, 19)",
+         checks=_CURVE_CHECKS, check_budget_s=60.0)(bayes_curve)
 register("theory_bayes_spectrum", version="2",
          grid={"kappa_star": [0.5, 0.3], "alpha": SPECTRUM_ALPHAS}, fixed={"noise": 0.0, "s_max": 8.0},
          description="theory: spectral law of the Bayes-optimal estimator (addition to Figs. 2 and 4 right)",
-         **_THEORY)(bayes_spectrum)
+         checks=_SPECTRUM_CHECKS, check_budget_s=30.0)(bayes_spectrum)
