@@ -109,7 +109,7 @@ def dyn_fig14(task: dict) -> dict:
 
 
 @register("dyn_fig9", d=20, reps=2, version="1",
-          grid={"gamma": [1.0, 0.1, 0.01], "alpha": [0.1, 0.25, 0.35, 0.41, 0.47, 0.53]},
+          grid={"gamma": [1.0, 0.5, 0.1, 0.01], "alpha": [0.1, 0.25, 0.35, 0.41, 0.47, 0.53]},
           fixed={"kappa": 0.7, "kappa_star": 0.5, "noise": 0.0, "lam": 0.0, "features": "goe", "t_max": 300.0},
           shared_seed=("gamma",),
           description="lambda = 0: final MSE vs alpha for several init scales gamma (paper Figure 9)")
@@ -215,3 +215,4 @@ def dyn_fig5_dmft(task: dict) -> dict:
     run = simulate(_setting(task), size, task["t_max"], reps=1, seed=task["seed"], features=task["features"],
                    progress=False, n_records=25, t_first=0.05)
     return {"t": run.t, "mse": run.mse[0], "loss_train": run.loss[0], "size": size}
+
