@@ -1,4 +1,4 @@
-"""Spectral laws of the teacher and of its free convolution with a semicircle (THEORY.md section 2).
+"""Spectral laws of the teacher and of its free convolution with a semicircle (Theory: book/theory/spectral_laws.md).
 
 Conventions
 -----------
@@ -52,7 +52,8 @@ _NEWTON_STEPS = 8        # polishing steps of the closed-form cubic roots
 # Teacher law (xi = 0) and the semicircle
 # ----------------------------------------------------------------------------------------------------------------
 def semicircle_density(x: np.ndarray | float) -> np.ndarray:
-    """Semicircle density ``sqrt(4 - x^2) / (2 pi)`` on ``[-2, 2]`` (the GOE law of THEORY.md section 1)."""
+    """Semicircle density ``sqrt(4 - x^2) / (2 pi)`` on ``[-2, 2]`` (the GOE law;
+    Theory: book/theory/conventions.md)."""
     x = np.asarray(x, dtype=float)
     return np.sqrt(np.clip(4.0 - x * x, 0.0, None)) / (2.0 * np.pi)
 
@@ -383,7 +384,7 @@ def _split_points(kappa_star: float, xi: float, intervals: tuple[tuple[float, fl
     for lo, hi in intervals:
         width = hi - lo
         pts = sorted(float(r.real) for r in roots
-                     if abs(r.imag) > 0 and abs(r.imag) < 0.25 * width and lo + 1e-3 * width < r.real < hi - 1e-3 * width)
+                     if 0 < abs(r.imag) < 0.25 * width and lo + 1e-3 * width < r.real < hi - 1e-3 * width)
         out.append(sorted(set(pts)))
     return out
 

@@ -1,4 +1,4 @@
-"""Recovery and interpolation thresholds (THEORY.md section 4; closed forms of FIGURES.md section 2).
+"""Recovery and interpolation thresholds (Theory: book/theory/thresholds.md).
 
 Semicircle tail moments ``M_k(x) = int_x^2 t^k s(t) dt`` with ``s(t) = sqrt(4 - t^2)/(2 pi)``:
 
@@ -17,6 +17,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from .conventions import check_nonnegative, check_positive
+from .fixed_point_equations import curve_point
 
 __all__ = ["semicircle_tail_moment", "alpha_bo", "alpha_pr_plus", "alpha_pr", "alpha_inter",
            "parameter_count", "omega0", "kappa_saturation"]
@@ -126,14 +127,15 @@ def _alpha_inter_noiseless(kappa: float, kappa_star: float) -> float:
     rhs = ((1.0 + kappa_star) / 2.0 - kappa) / (1.0 - kappa_star)
     f = lambda v: (v * math.sqrt(max(0.0, 1.0 - v * v)) + math.asin(v)) / math.pi - rhs  # noqa: E731
     v = 1.0 if f(1.0) <= 0.0 else brentq(f, 0.0, 1.0, xtol=1e-15, rtol=1e-15)   # f(1) = 1/2: kappa = kappa*
-    return (kappa_star + kappa * (1.0 - kappa_star)) / 2.0 + (1.0 - kappa_star) ** 2 * v * (1.0 - v * v) ** 1.5 / math.pi
+    tail = (1.0 - kappa_star) ** 2 * v * (1.0 - v * v) ** 1.5 / math.pi
+    return (kappa_star + kappa * (1.0 - kappa_star)) / 2.0 + tail
 
 
 def alpha_inter(kappa: float, kappa_star: float, noise: float = 0.0) -> float:
     """Interpolation threshold.
 
     Noiseless (``noise = 0``): ``kappa* - kappa*^2/2 + ((1 - kappa*)^2/2) M2(max(0, omega_0))``, equal to the
-    plateau ``1/4 + kappa*/2 - kappa*^2/4`` for ``2 kappa >= 1 + kappa*`` (FIGURES.md closed form via ``f(v)``),
+    plateau ``1/4 + kappa*/2 - kappa*^2/4`` for ``2 kappa >= 1 + kappa*`` (closed form via ``f(v)``),
     ``1/2`` if ``kappa* >= 1``. Returns ``inf`` if ``min(kappa, 1) < min(kappa*, 1)``.
 
     Noisy (``noise = Delta > 0``): the ``alpha`` where the ``lambda -> 0+`` fixed point switches from the
@@ -147,10 +149,8 @@ def alpha_inter(kappa: float, kappa_star: float, noise: float = 0.0) -> float:
         if _impossible(kappa, kappa_star):
             return math.inf
         return _alpha_inter_noiseless(kappa, kappa_star)
-    from .fixed_point import _point
-
     def c_of(xi: float) -> tuple[float, float]:
-        p = _point(kappa, kappa_star, xi, 0.0, 0.0, noise, "non_interpolating")
+        p = curve_point(kappa, kappa_star, xi, 0.0, 0.0, noise, "non_interpolating")
         return p["alpha"] - p["dof"], p["alpha"]
 
     lo, hi = noise, max(100.0, 100.0 * noise)

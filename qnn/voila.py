@@ -1,12 +1,13 @@
 """Launcher of the qnn-book's Voila apps: ``python -m qnn voila [APP]``.
 
-The apps are thin MyST notebooks ``apps/<name>.md`` (their logic lives in :mod:`qnn.apps`). Voila 0.5 cannot
-serve MyST markdown, so :func:`build_app_notebooks` converts them with jupytext into the gitignored folder
-``book/_voila/`` (only when the source is newer), and :func:`serve` starts Voila on 127.0.0.1 with the flags of
-``../shared/TOOLING.md``: the jupytext front-end extension denied (it raises a JavaScript error inside Voila),
-tracebacks shown (the apps catch bad input themselves and print a message; a traceback means a bug).
+The apps are thin MyST notebooks ``apps/<name>.md`` (their logic lives in :mod:`qnn.apps`, one module per app).
+Voila 0.5 cannot serve MyST markdown, so :func:`build_app_notebooks` converts them with jupytext into the
+gitignored folder ``book/_voila/`` (only when the source is newer), and :func:`serve` starts Voila on 127.0.0.1
+with the flags of ``../shared/TOOLING.md``: the jupytext front-end extension denied (it raises a JavaScript error
+inside Voila), tracebacks shown (the apps catch bad input themselves and print a message; a traceback means a
+bug).
 
-Without an app name the folder is served: Voila then shows a list of the three apps.
+Without an app name the folder is served: Voila then shows a list of the apps.
 """
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .apps import app_modules
+
 __all__ = ["APPS", "APPS_DIR", "BUILD_DIR", "app_source", "build_app_notebooks", "voila_command", "free_port",
            "serve", "add_voila_subcommand"]
 
@@ -25,14 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 APPS_DIR = ROOT / "apps"
 #: Gitignored folder the converted ``.ipynb`` notebooks are written to.
 BUILD_DIR = ROOT / "book" / "_voila"
-#: The apps: name -> one-line description.
-APPS: dict[str, str] = {
-    "double_descent": "double-descent explorer: theory MSE / Loss_train / ISE vs alpha with the thresholds, "
-                      "sliders for kappa, kappa*, Delta, lambda; optional simulation points",
-    "phase_diagram": "recovery-threshold phase diagram (alpha vs kappa) with a point inspector "
-                     "(fixed point and spectrum of one (kappa, alpha))",
-    "spectrum": "spectral density of a freshly trained estimator against the theory as alpha, lambda, kappa move",
-}
+#: The apps: name -> one-line description, from the ``NAME`` and ``DESCRIPTION`` each app module of
+#: :mod:`qnn.apps` declares (:func:`qnn.apps.app_modules`).
+APPS: dict[str, str] = {module.NAME: module.DESCRIPTION for module in app_modules()}
 DEFAULT_PORT = 8866
 
 

@@ -1,8 +1,11 @@
 """Tests of the Voila apps without a browser: launcher, computations, widget callbacks, bad input."""
 from __future__ import annotations
 
+import importlib
+import inspect
 import json
 import math
+import pkgutil
 import time
 
 import numpy as np
@@ -11,7 +14,7 @@ import pytest
 from qnn import Setting, apps, thresholds
 from qnn.__main__ import main
 from qnn.fixed_point import fixed_point
-from qnn.voila import APPS, app_source, build_app_notebooks, serve, voila_command
+from qnn.voila import APPS, APPS_DIR, app_source, build_app_notebooks, serve, voila_command
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -31,6 +34,28 @@ def test_app_notebooks_convert_and_are_thin(tmp_path):
     time.sleep(0.01)
     assert build_app_notebooks(["double_descent"], build_dir=tmp_path)[0].stat().st_mtime_ns == stamp
     assert build_app_notebooks(["double_descent"], build_dir=tmp_path, force=True)[0].stat().st_mtime_ns != stamp
+
+
+def test_every_app_module_is_listed_by_the_launcher():
+    """Each module of qnn.apps that defines an App subclass is an app: listed by the launcher under its NAME with
+    its DESCRIPTION, with a notebook apps/<NAME>.md whose one cell imports that class; and nothing else is listed
+    (found independently of qnn.apps.app_modules, which the launcher uses)."""
+    found = {}
+    for info in pkgutil.iter_modules(apps.__path__):
+        module = importlib.import_module(f"qnn.apps.{info.name}")
+        classes = [obj for obj in vars(module).values() if inspect.isclass(obj) and issubclass(obj, apps.App)
+                   and obj is not apps.App and obj.__module__ == module.__name__]
+        if classes:
+            assert len(classes) == 1, (info.name, classes)
+            assert isinstance(getattr(module, "NAME", None), str), f"qnn.apps.{info.name} declares no NAME"
+            assert isinstance(getattr(module, "DESCRIPTION", None), str), f"qnn.apps.{info.name}: no DESCRIPTION"
+            found[module.NAME] = (module.DESCRIPTION, classes[0].__name__)
+    assert len(found) >= 3
+    assert {name: description for name, (description, _) in found.items()} == APPS
+    assert sorted(path.stem for path in APPS_DIR.glob("*.md")) == sorted(APPS)
+    for name, (_, class_name) in found.items():
+        assert f"from qnn.apps import {class_name}" in app_source(name).read_text(), name
+        assert getattr(apps, class_name).__name__ == class_name       # public name kept at qnn.apps
 
 
 def test_voila_command_uses_local_host_and_tooling_flags(tmp_path):
@@ -176,7 +201,7 @@ def test_app_shows_error_message_instead_of_traceback(monkeypatch):
     def fail(*args, **kwargs):
         raise ValueError("kappa must be in (0, inf), got -1")
 
-    monkeypatch.setattr(apps, "double_descent_curves", fail)
+    monkeypatch.setattr(apps.double_descent, "double_descent_curves", fail)   # the app module's name
     app.noise.value = 1.0
     assert "qnn-app-error" in app.status.value and "kappa must be" in app.status.value
     np.testing.assert_array_equal(np.array(app.figure.data[0].y, dtype=float), shown)   # last valid figure kept
@@ -195,6 +220,32 @@ def test_phase_diagram_app_inspects_clicked_point():
     assert list(app.figure.data[6].x) == [pytest.approx(0.8)]
     assert app.inspection.setting.alpha == pytest.approx(0.45)
     assert "MSE =" in app.info.value
+
+
+def test_phase_diagram_app_keeps_marker_spectrum_and_info_together_at_a_failed_point(monkeypatch):
+    """Issue 14 item 13: at a point whose fixed point does not converge the message says the figure keeps the last
+    valid parameters; the marker must then stay with the spectrum and the info (it used to move alone)."""
+    app = apps.PhaseDiagramApp(delay=0)
+    marker = (list(app.figure.data[6].x), list(app.figure.data[6].y))
+    spectrum = np.array(app.figure.data[7].y, dtype=float)
+    curves = np.array(app.figure.data[1].y, dtype=float)
+    info = app.info.value
+
+    def fail(kappa, kappa_star, alpha, lam, noise=0.0, **kwargs):
+        raise ValueError(f"the fixed point did not converge at α = {alpha:.4g}, κ = {kappa:.4g}: test")
+
+    monkeypatch.setattr(apps.phase_diagram, "inspect_point", fail)
+    app.alpha.value = 0.5
+    app.kappa_star.value = 0.4
+    assert "qnn-app-error" in app.status.value and "last valid parameters" in app.status.value
+    assert (list(app.figure.data[6].x), list(app.figure.data[6].y)) == marker
+    np.testing.assert_array_equal(np.array(app.figure.data[7].y, dtype=float), spectrum)
+    np.testing.assert_array_equal(np.array(app.figure.data[1].y, dtype=float), curves)
+    assert app.info.value == info
+    monkeypatch.undo()
+    app.kappa.value = 0.6                           # a valid point again: everything follows the sliders
+    assert list(app.figure.data[6].x) == [pytest.approx(0.6)] and list(app.figure.data[6].y) == [pytest.approx(0.5)]
+    assert app.inspection.setting.kappa_star == pytest.approx(0.4) and "κ* = 0.4" in app.info.value
 
 
 def test_spectrum_app_theory_without_training():

@@ -1,4 +1,4 @@
-"""Thresholds (THEORY.md section 4, FIGURES.md section 2): reference values, identities, limits, bad input."""
+"""Thresholds (Theory: book/theory/thresholds.md): reference values, identities, limits, bad input."""
 import math
 
 import numpy as np
@@ -94,3 +94,27 @@ def test_noisy_interpolation_threshold(args, ref):
 def test_bad_input(call):
     with pytest.raises(ValueError):
         call()
+
+
+def test_theory_modules_import_without_cycles():
+    """Layering (issue 15): the equations at given (xi, q) sit below both qnn.fixed_point and qnn.thresholds; no
+    theory module imports, even inside a function, a module that imports it back."""
+    import ast
+    import pathlib
+    root = pathlib.Path(th.__file__).parent
+    graph = {}
+    for path in root.glob("*.py"):
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
+                deps.add(node.module.split(".")[0])
+            elif isinstance(node, ast.ImportFrom) and node.level == 1:
+                deps.update(a.name for a in node.names)
+        graph[path.stem] = deps & {p.stem for p in root.glob("*.py")}
+    theory = ["spectral", "fixed_point_equations", "fixed_point_trace", "fixed_point_reference", "fixed_point",
+              "thresholds"]
+
+    def reaches(start, goal, seen=()):
+        return any(d == goal or (d not in seen and reaches(d, goal, seen + (d,))) for d in graph.get(start, ()))
+    assert [m for m in theory if reaches(m, m)] == []
+    assert "fixed_point" not in graph["thresholds"] and "thresholds" not in graph["fixed_point_equations"]
