@@ -188,3 +188,67 @@ register("spectrum_fig4", d=60, reps=15, version="1",
          description="Extra runs for the spectrum of S at the paper's alphas, kappa=0.35, kappa*=0.3 (paper Fig. 4)",
          check_tasks=(0,), check_rtol=1e-4)(long_time_point)
 
+
+# ------------------------------------------------------------------------------------------------------------
+# Do the solvers stop where gradient flow stops? (tests/test_gradient_flow_markers.py; design fixed before running)
+# ------------------------------------------------------------------------------------------------------------
+#: One point per row: (figure, method, kappa, kappa*, Delta, lambda, alpha). The first three are the L-BFGS family
+#: (figures 4, 6, 7, 16, 19), all with the width cap binding in the theory (omega > q); the next two are the
+#: "auto" family (figures 2, 17, 18) at the points where the cached d = 40 runs fell back to L-BFGS (cap binds);
+#: the last is an uncapped "auto" control (convex solver).
+GF_CHECK_POINTS = (("fig4", "lbfgs", 0.35, 0.3, 0.0, 0.01, 0.3),
+                   ("fig7", "lbfgs", 0.3, 0.2, 0.0, 0.005, 0.2),
+                   ("fig6", "lbfgs", 0.4, 0.3, 1.0, 0.01, 0.3),
+                   ("fig17", "auto", 0.5, 0.5, 0.0, 0.1, 0.45),
+                   ("fig18", "auto", 0.5, 0.5, 0.5, 0.1, 0.45),
+                   ("fig2", "auto", 0.7, 0.5, 0.0, 0.05, 0.4))
+
+
+@register("gf_check", d=20, reps=2, version="1",
+          grid={"point": [list(p) for p in GF_CHECK_POINTS]},
+          fixed={**_COMMON, "flow_gtol": 1e-5, "flow_t_max": 5000.0},
+          check_tasks=(),
+          description="Long-time solvers vs gradient flow run to stationarity, same seeds (rank-capped points)")
+def gf_check(task: dict) -> dict:
+    """The marker solver's end point and gradient flow's (:func:`qnn.stationary_flow.flow_to_stationarity`) for
+    the same teacher, data and ``W(0)``. Slow (minutes per task): not recomputed by the consistency test."""
+    from ..stationary_flow import flow_to_stationarity
+
+    _, method, kappa, kappa_star, noise, lam, alpha = task["point"]
+    point = {**task, "kappa": kappa, "kappa_star": kappa_star, "noise": noise, "lam": lam, "alpha": alpha,
+             "method": method}
+    solver = long_time_point(point)
+    flow = flow_to_stationarity(_setting(point), task["d"], seed=task["seed"], features=task["features"],
+                                gtol=task["flow_gtol"], t_max=task["flow_t_max"])
+    out = {f"{key}_solver": solver[key] for key in ("mse", "loss_train", "rank", "grad_norm", "converged", "method")}
+    out.update({"mse_flow": flow.mse, "loss_train_flow": flow.loss, "rank_flow": flow.rank,
+                "grad_norm_flow": flow.grad_norm, "converged_flow": flow.converged, "reason_flow": flow.reason,
+                "t_flow": flow.t, "n_gradients_flow": flow.n_gradients})
+    return out
+
+
+def flow_check_note(family: str, data_dir=None) -> str:
+    """Caption sentence: how the ``family`` (``"lbfgs"`` or ``"auto"``) solver compared with gradient flow run to
+    stationarity in the cached ``gf_check`` (the criterion of ``tests/test_gradient_flow_markers.py``)."""
+    import numpy as np
+
+    from ..figdata import load
+
+    if family not in ("lbfgs", "auto"):
+        raise ValueError(f"family must be 'lbfgs' or 'auto', got {family!r}")
+    data = load("gf_check", data_dir=data_dir)
+    points = [p for p in GF_CHECK_POINTS if p[1] == family]
+    inside, stationary, worst, velocity = 0, 0, 0.0, 0.0
+    for point in points:
+        runs = [r for t, r in zip(data.tasks, data.results) if t["point"] == list(point)]
+        solver, flow = (np.array([r[f"mse_{k}"] for r in runs]) for k in ("solver", "flow"))
+        inside += abs(flow.mean() - solver.mean()) <= max(2 * solver.std(), 1e-3 * solver.mean())
+        stationary += all(r["converged_flow"] for r in runs)
+        worst = max(worst, float(np.max(np.abs(flow / solver - 1))))
+        velocity = max([velocity] + [r["grad_norm_flow"] for r in runs])
+    first = data.tasks[0]
+    return (f"Check against gradient flow (RK23, same seeds, d = {data.d}, {data.reps} runs, until |G W|_F/√d ≤ "
+            f"{first['flow_gtol']:g} or t = {first['flow_t_max']:g}) at {len(points)} points of this solver family: "
+            f"the flow's mean MSE lies inside the marker's error bar at {inside} of {len(points)}; every flow reached "
+            f"the tolerance at {stationary} of {len(points)} (largest velocity left: {velocity:.1e}); largest "
+            f"per-run difference flow vs solver {worst:.1%}.")
