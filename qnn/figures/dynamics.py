@@ -230,7 +230,7 @@ def _fig5_seed(task: dict) -> int:
     raise ValueError(f"no dyn_fig5 run has noise={task['noise']}, alpha={task['alpha']}, rep={task['rep']}")
 
 
-@register("dyn_fig5_limit", d=30, reps=3, version="1",
+@register("dyn_fig5_limit", d=30, reps=3, version="2",
           grid={"dim": [20, 30, 45], "noise": [0.25, 0.5], "alpha": [0.08, 0.2, 0.3, 0.38, 0.5]},
           fixed={"kappa": 0.4, "kappa_star": 0.3, "lam": 0.01, "features": "goe", "gamma": 1.0, "method": "lbfgs"},
           shared_seed=("noise",), check_tasks=(0,), check_rtol=1e-4,
@@ -238,11 +238,15 @@ def _fig5_seed(task: dict) -> int:
 def dyn_fig5_limit(task: dict) -> dict:
     """End point of L-BFGS on ``W`` to ``|G W|_F/sqrt(d) <= 1e-6`` (:func:`qnn.figures.longtime.long_time_point`)
     at dimension ``dim``. At ``dim == d`` of ``dyn_fig5`` the seed is that of the ``dyn_fig5`` run with the same
-    noise, alpha and repetition: the t -> infinity limit of the very trajectories of Figure 5."""
+    noise, alpha and repetition: the t -> infinity limit of the very trajectories of Figure 5.
+
+    The solver's path quantities ``grad_norm`` (below the tolerance) and ``n_iter`` are not kept: they differ between
+    CPUs (BLAS kernels, e.g. ``OPENBLAS_CORETYPE=Prescott``: 14% and 3%) while the end point agrees to < 1e-4."""
     from .longtime import long_time_point
 
     seed = _fig5_seed(task) if task["dim"] == 30 else task["seed"]
-    return long_time_point({**task, "d": task["dim"], "seed": seed})
+    result = long_time_point({**task, "d": task["dim"], "seed": seed})
+    return {key: value for key, value in result.items() if key not in ("grad_norm", "n_iter")}
 
 
 @register("dyn_fig12_sizes", d=30, reps=2, version="1",
