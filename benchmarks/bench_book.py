@@ -39,7 +39,8 @@ def main() -> None:
     try:
         clean = build(output)
         cached = build(output)
-        pages = sorted(p.relative_to(output / "_build" / "html") for p in (output / "_build" / "html" / "book").glob("*.html"))
+        html_dir = output / "_build" / "html"
+        pages = sorted(p.relative_to(html_dir) for p in (html_dir / "book").glob("*.html"))
         size = sum(p.stat().st_size for p in (output / "_build" / "html").rglob("*") if p.is_file())
     finally:
         if not args.keep:
@@ -53,7 +54,8 @@ def main() -> None:
             loads[name] = None
             continue
         loads[name] = time.perf_counter() - start
-    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}")
     print(f"pages: {len(pages)} ({', '.join(map(str, pages))}); site size {size / 2**20:.1f} MiB")
     print(f"clean build (-W, executes every page): {clean:.1f} s")
     print(f"rebuild (execution cached):            {cached:.1f} s")

@@ -103,7 +103,7 @@ def main() -> None:
         W = init_student(d, m, setting.gamma, gens.init)
         ours, _ = best_time(lambda: ours_step(data, W, eta, setting.lam), args.repeats)
         goe_data = make_dataset(setting, d, rep_generators(0, 0), "goe")
-        ours_goe, _ = best_time(lambda: ours_step(goe_data, W, eta, setting.lam), args.repeats)
+        ours_goe, _ = best_time(lambda goe_data=goe_data: ours_step(goe_data, W, eta, setting.lam), args.repeats)
         del goe_data
         tensor_bytes = 8 * n * d * d
         if available_memory_bytes() > 3 * tensor_bytes:

@@ -1,138 +1,135 @@
-"""Benchmark of the fixed-point engine (qnn.spectral + qnn.fixed_point), side by side with a plain implementation.
+"""Benchmark of the fixed-point solver: the fast path (default) against the reference path, cold, side by side.
 
-The plain implementation evaluates the density and Hilbert transform point by point (``numpy.roots`` of the cubic at
-each x) inside ``scipy.integrate.quad`` for every tail integral, finds ``omega`` by ``brentq`` on a ``quad`` mass,
-and solves the two fixed-point equations with ``scipy.optimize.root`` — the approach of the paper's code
-(FIGURES.md section 5: 0.5-0.9 s per xi point there).
+Cold means fresh settings with every cache cleared before each call (a new slider value in an app): the spectral-law
+caches of :mod:`qnn.fixed_point_equations` and :mod:`qnn.spectral`, and the per-kappa* matrix of
+:mod:`qnn.spectral_batch`. Single thread (OpenBLAS limited to one thread below, before numpy loads). Times are the CPU
+time of this process (``time.process_time``), robust to the shared machine's load; each call is repeated and the
+median kept.
+
+1. Single fixed points on the 55 settings of ``tests/theory_grid.py`` (all regimes), both methods: median and worst
+   time, ratio, largest relative MSE difference, fallbacks of the fast path to the reference path.
+2. 200-alpha curves (``fixed_point_curve``, polished and interpolated) at six settings including the noisy
+   double-descent fold, both methods.
 
 Usage::
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/bench_theory.py [--repeats 15]
+    .venv/bin/python benchmarks/bench_theory.py [--repeats 3] [--curve-repeats 3]
 
-Prints a markdown table (paste into benchmarks/README.md, section "Theory").
+Prints markdown tables (paste into benchmarks/README.md, section "Theory").
 """
 from __future__ import annotations
 
-import argparse
-import math
 import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse
+import pathlib
 import platform
 import statistics
+import sys
 import time
 
 import numpy as np
-from scipy.integrate import quad
-from scipy.optimize import brentq, root
 
 import qnn
 from qnn import Setting, fixed_point, fixed_point_curve
-from qnn import spectral
+from qnn import fixed_point_equations, fixed_point_fast, spectral, spectral_batch
 
-from qnn import fixed_point_equations as _EQ
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
+from theory_grid import GRID
 
-SETTINGS = [
-    Setting(0.25, 0.7, 0.5, lam=0.1),
-    Setting(0.39, 1.0, 0.3, noise=1.0, lam=0.1),
-    Setting(0.3, 0.35, 0.3, lam=0.05),
-    Setting(0.29, 0.4, 0.3, noise=1.0, lam=0.001),
+CURVES = [
+    Setting(0.3, 0.7, 0.5, lam=0.1),
+    Setting(0.3, 1.0, 0.3, noise=1.0, lam=0.1),
+    Setting(0.3, 0.35, 0.3, lam=0.05),                      # rank cap binds
+    Setting(0.3, 0.4, 0.3, noise=1.0, lam=1e-3),             # double-descent fold
+    Setting(0.3, 0.4, 0.3, noise=1.0),                       # lambda -> 0+, branch switch at the peak
+    Setting(0.3, 1.0, 0.3, noise=0.5, lam=1e-4),             # fold, lambda = 1e-4
 ]
+ALPHAS = np.linspace(0.02, 0.8, 200)
+CLOCK = time.process_time
 
 
-# ------------------------------------------------------------------------------------------------ plain version
-def plain_g(x: float, ks: float, xi: float) -> complex:
-    roots = np.roots([xi, -(x + ks * xi), 1 - ks + ks * x, -ks])
-    cand = [r for r in roots if r.imag < -1e-12]
-    return complex(cand[0]) if cand else complex(0.0)
-
-
-def plain_rho(x: float, ks: float, xi: float) -> float:
-    return -plain_g(x, ks, xi).imag / math.pi
-
-
-def plain_state(s: Setting, xi: float, q: float) -> tuple[float, float, float]:
-    ks = s.kappa_star
-    lo, hi = spectral.support(ks, xi)[0][0], spectral.support(ks, xi)[-1][1]
-    mass = lambda b: quad(lambda x: plain_rho(x, ks, xi), b, hi, limit=200)[0]  # noqa: E731
-    omega = -math.inf if s.kappa >= 1 else brentq(lambda b: mass(b) - s.kappa, lo, hi, xtol=1e-10)
-    b = max(q, omega, lo)
-    dof = quad(lambda x: plain_rho(x, ks, xi) * plain_g(x, ks, xi).real * (x - q), b, hi, limit=200)[0]
-    a0 = quad(lambda x: plain_rho(x, ks, xi), b, hi, limit=200)[0]
-    a2 = quad(lambda x: plain_rho(x, ks, xi) * x * x, b, hi, limit=200)[0]
-    mse = 1 + 1 / ks + q * q * a0 - a2 + 4 * xi * dof
-    return mse, dof, a0
-
-
-def plain_fixed_point(s: Setting, xi0: float, q0: float) -> tuple[float, float, float]:
-    def res(u):
-        xi, q = math.exp(u[0]), math.exp(u[1])
-        mse, dof, _ = plain_state(s, xi, q)
-        return [math.log(2 * s.alpha * xi) - math.log(mse + s.noise / 2), 1 - s.lam / q - dof / s.alpha]
-    sol = root(res, [math.log(xi0), math.log(q0)], method="hybr")
-    xi, q = math.exp(sol.x[0]), math.exp(sol.x[1])
-    return plain_state(s, xi, q)[0], xi, q
-
-
-# ------------------------------------------------------------------------------------------------ timing helpers
 def clear_caches() -> None:
-    _EQ.clear_caches()
-    spectral._discriminant_quartic.cache_clear()
-    spectral._quartic_roots.cache_clear()
-    spectral._support.cache_clear()
+    fixed_point_equations.clear_caches()
+    for fn in (spectral._discriminant_quartic, spectral._quartic_roots, spectral._support,
+               spectral_batch._quartic_matrix):
+        fn.cache_clear()
 
 
-CLOCK = time.process_time   # CPU time of this process: robust to the shared machine's load (wall time is not)
-
-
-def timed(fn, repeats: int) -> tuple[float, list[float]]:
-    times = []
-    out = None
+def timed(fn, repeats: int):
+    times, out = [], None
     for _ in range(repeats):
         clear_caches()
         t = CLOCK()
         out = fn()
         times.append(CLOCK() - t)
-    return statistics.median(times), times, out
+    return statistics.median(times), out
+
+
+def single_points(repeats: int) -> None:
+    fast_t, ref_t, diffs, rows = [], [], [], []
+    fb0 = fixed_point_fast.STATS["fallbacks"]
+    for s in GRID:
+        tf, f = timed(lambda: fixed_point(s), repeats)
+        tr, r = timed(lambda: fixed_point(s, method="reference"), repeats)
+        d = abs(f.mse / r.mse - 1.0) if r.mse > 0 else abs(f.mse)
+        fast_t.append(tf)
+        ref_t.append(tr)
+        diffs.append(d)
+        rows.append((s, tf, tr, d, f.branch == r.branch and f.converged == r.converged))
+    fast_t, ref_t = np.array(fast_t) * 1e3, np.array(ref_t) * 1e3
+    ratio = ref_t / fast_t
+    print(f"Single fixed points, {len(GRID)} settings (tests/theory_grid.py), cold, median of {repeats} calls each:")
+    print()
+    print("| | fast (ms CPU) | reference (ms CPU) | ratio reference/fast |")
+    print("|---|---|---|---|")
+    print(f"| median | {np.median(fast_t):.1f} | {np.median(ref_t):.1f} | {np.median(ratio):.1f}x |")
+    print(f"| worst (max time) | {fast_t.max():.1f} | {ref_t.max():.1f} | "
+          f"per setting {ratio.min():.2f}x - {ratio.max():.1f}x |")
+    print()
+    print(f"Largest relative MSE difference fast vs reference: {max(diffs):.1e}; branch and converged flag equal in "
+          f"{sum(r[4] for r in rows)}/{len(rows)}; fallbacks of the fast path to the reference path: "
+          f"{fixed_point_fast.STATS['fallbacks'] - fb0}.")
+    slow = sorted(rows, key=lambda r: -r[1])[:3]
+    print("Slowest fast calls: " + "; ".join(f"(alpha={s.alpha}, kappa={s.kappa}, kappa*={s.kappa_star}, "
+                                             f"Delta={s.noise}, lambda={s.lam}) {tf * 1e3:.1f} ms"
+                                             for s, tf, _, _, _ in slow))
+    print()
+
+
+def curves(repeats: int) -> None:
+    print(f"200-alpha curves (alpha in [0.02, 0.8]), cold, median of {repeats} (reference: 1 call):")
+    print()
+    print("| setting | fast polished (ms) | fast interpolated (ms) | reference polished (ms) | ratio | "
+          "max rel. MSE diff (polished / interpolated) |")
+    print("|---|---|---|---|---|---|")
+    for s in CURVES:
+        tf, cf = timed(lambda: fixed_point_curve(s, ALPHAS), repeats)
+        ti, ci = timed(lambda: fixed_point_curve(s, ALPHAS, exact=False), repeats)
+        tr, cr = timed(lambda: fixed_point_curve(s, ALPHAS, method="reference"), 1)
+        ok = cr.mse > 0
+        d = np.max(np.abs(cf.mse[ok] / cr.mse[ok] - 1.0))
+        di = np.max(np.abs(ci.mse[ok] / cr.mse[ok] - 1.0))
+        print(f"| kappa={s.kappa}, kappa*={s.kappa_star}, Delta={s.noise}, lambda={s.lam} | {tf * 1e3:.0f} | "
+              f"{ti * 1e3:.0f} | {tr * 1e3:.0f} | {tr / tf:.0f}x | {d:.1e} / {di:.1e} "
+              f"({int(cf.converged.sum())}/200 converged) |")
+    print()
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--curve-repeats", type=int, default=3)
     args = ap.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average "
           f"{os.getloadavg()[0]:.1f} at start; numpy {np.__version__}, "
-          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, qnn {qnn.__version__}")
-    print("times: CPU time of the benchmark process (time.process_time), median over repeats for the fast code")
+          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}, qnn {qnn.__version__}")
     print()
-    print("| task | fast (median) | plain | speed-up | agreement |")
-    print("|---|---|---|---|---|")
-    # 1. one evaluation of the equations at (xi, q): law, omega, tail integrals
-    for ks, xi, qq, kappa in ((0.3, 1.0, 0.5, 0.4), (0.5, 0.2, 0.3, 1.0)):
-        s = Setting(0.3, kappa, ks, lam=0.1)
-        med, _, ev = timed(lambda: _EQ.evaluate(kappa, ks, xi, np.array([qq])), args.repeats)
-        t = CLOCK()
-        mse_plain, dof_plain, _ = plain_state(s, xi, qq)
-        t_plain = CLOCK() - t
-        print(f"| equations at one (xi, q) = ({xi}, {qq}), kappa={kappa}, kappa*={ks}: law + omega + tail "
-              f"integrals vs point-by-point quad | {med * 1e3:.2f} ms | {t_plain * 1e3:.0f} ms | "
-              f"{t_plain / med:.0f}x | MSE diff {abs(float(ev['mse'][0]) - mse_plain):.1e} |")
-    # 2. single fixed points
-    for s in SETTINGS:
-        med, _, fp = timed(lambda: fixed_point(s), args.repeats)
-        t = CLOCK()
-        mse_plain, _, _ = plain_fixed_point(s, fp.xi * 1.2, fp.q * 1.2)
-        t_plain = CLOCK() - t
-        print(f"| fixed point alpha={s.alpha}, kappa={s.kappa}, kappa*={s.kappa_star}, Delta={s.noise}, "
-              f"lambda={s.lam} | {med * 1e3:.1f} ms | {t_plain:.1f} s | {t_plain / med:.0f}x | "
-              f"rel. MSE diff {abs(mse_plain / fp.mse - 1):.1e} |")
-    # 3. 100-point curves
-    alphas = np.linspace(0.01, 0.6, 100)
-    for s in SETTINGS[:2] + SETTINGS[3:]:
-        for exact in (True, False):
-            med, _, curve = timed(lambda: fixed_point_curve(s, alphas, exact=exact), max(3, args.repeats // 5))
-            print(f"| 100-alpha curve ({'polished' if exact else 'interpolated'}), kappa={s.kappa}, "
-                  f"kappa*={s.kappa_star}, Delta={s.noise}, lambda={s.lam} | {med:.2f} s | | | "
-                  f"{int(curve.converged.sum())}/100 converged |")
-    print()
+    single_points(args.repeats)
+    curves(args.curve_repeats)
     print(f"load average at end {os.getloadavg()[0]:.1f}")
 
 

@@ -32,20 +32,36 @@ This module holds only :class:`Setting` and the validation helpers every other m
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, replace
 from typing import Literal
 
+import numpy as np
+
 __all__ = ["Setting", "Features", "FEATURES", "check_positive", "check_nonnegative", "check_features",
-           "check_dimension", "check_int"]
+           "check_dimension", "check_int", "MAX_SAMPLES"]
+
+#: Largest sample count ``n = floor(alpha d^2)`` that :meth:`Setting.dims` accepts (exact in float64; far beyond
+#: any memory: the data size checks of :mod:`qnn.data` stop much earlier).
+MAX_SAMPLES = 2.0**53
 
 Features = Literal["gaussian", "goe"]
 FEATURES: tuple[str, ...] = ("gaussian", "goe")
 
 
+def _is_real_number(value: object) -> bool:
+    """True for real numbers (Python or numpy scalars, 0-d real arrays); False for bools, strings, complex."""
+    if isinstance(value, np.ndarray):
+        return value.ndim == 0 and value.dtype.kind in "iuf"
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
 def _check_finite(name: str, value: float, allowed: str) -> float:
+    if not _is_real_number(value):
+        raise ValueError(f"{name} must be a real number in {allowed}, got {value!r} ({type(value).__name__})")
     try:
         value = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"{name} must be a real number in {allowed}, got {value!r}") from None
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, in {allowed}, got {value!r}")
@@ -70,8 +86,8 @@ def check_nonnegative(name: str, value: float) -> float:
 
 def check_int(name: str, value: int, minimum: int = 1) -> int:
     """Return ``int(value)``; raise ``ValueError`` unless it is an integer >= ``minimum``."""
-    integral = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-    if isinstance(value, bool) or not integral:
+    integral = isinstance(value, numbers.Integral) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, (bool, np.bool_)) or not integral:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     value = int(value)
     if value < minimum:
@@ -132,7 +148,7 @@ class Setting:
         object.__setattr__(self, "lam", check_nonnegative("lam", self.lam))
         object.__setattr__(self, "gamma", check_nonnegative("gamma", self.gamma))
 
-    def replace(self, **changes: float) -> "Setting":
+    def replace(self, **changes: float) -> Setting:
         """A copy with some parameters changed (validated again)."""
         return replace(self, **changes)
 
@@ -140,12 +156,27 @@ class Setting:
         """Finite-size dimensions ``(n, m, m_star)`` at input dimension ``d``.
 
         ``n = floor(alpha d^2)``, ``m = round(kappa d)``, ``m* = round(kappa_star d)``, each at least 1.
+
+        Raises
+        ------
+        ValueError
+            If ``d`` is not an integer >= 2, or ``alpha d^2``, ``kappa d`` or ``kappa_star d`` is not below
+            ``MAX_SAMPLES`` (2^53) (the message names the parameter).
         """
         d = check_dimension(d)
-        n = max(1, int(math.floor(self.alpha * d * d)))
-        m = max(1, int(round(self.kappa * d)))
-        m_star = max(1, int(round(self.kappa_star * d)))
-        return n, m, m_star
+        samples = self.alpha * float(d) * float(d)
+        if not samples < MAX_SAMPLES:
+            raise ValueError(f"alpha * d^2 = {samples:.3g} samples at alpha = {self.alpha:.3g}, d = {d}: too many "
+                             f"(n = floor(alpha d^2) must be < {MAX_SAMPLES:.0e}); use a smaller alpha or d")
+        n = max(1, int(math.floor(samples)))
+        widths = []
+        for name, ratio in (("kappa", self.kappa), ("kappa_star", self.kappa_star)):
+            width = ratio * float(d)
+            if not width < MAX_SAMPLES:
+                raise ValueError(f"{name} * d = {width:.3g} at {name} = {ratio:.3g}, d = {d}: too large "
+                                 f"(must be < {MAX_SAMPLES:.0e}); use a smaller {name} or d")
+            widths.append(max(1, int(round(width))))
+        return n, widths[0], widths[1]
 
     @property
     def teacher_second_moment(self) -> float:

@@ -19,14 +19,68 @@ seed/repetition share ``S*``, ``W(0)`` and the noise draws (a paired comparison)
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
-from .conventions import Setting, check_dimension, check_features, check_int, check_nonnegative, check_positive
+from .conventions import (MAX_SAMPLES, Setting, check_dimension, check_features, check_int, check_nonnegative,
+                          check_positive)
 
-__all__ = ["Dataset", "RepGenerators", "sample_teacher", "init_student", "goe", "make_dataset", "rep_generators"]
+__all__ = ["Dataset", "RepGenerators", "sample_teacher", "init_student", "goe", "make_dataset", "rep_generators",
+           "memory_limit_bytes", "training_memory_bytes", "check_training_memory"]
+
+#: Default cap on the memory one training problem may allocate (features plus working arrays); the environment
+#: variable ``QNN_MEMORY_LIMIT_GIB`` overrides it (e.g. on a larger machine).
+DEFAULT_MEMORY_LIMIT_GIB = 6.0
+
+
+def memory_limit_bytes() -> float:
+    """The memory cap of :func:`check_training_memory`: ``QNN_MEMORY_LIMIT_GIB`` (GiB) if set, else 6 GiB."""
+    text = os.environ.get("QNN_MEMORY_LIMIT_GIB")
+    if text is None:
+        return DEFAULT_MEMORY_LIMIT_GIB * 2**30
+    try:
+        return check_positive("QNN_MEMORY_LIMIT_GIB", float(text)) * 2**30
+    except ValueError:
+        raise ValueError(f"the environment variable QNN_MEMORY_LIMIT_GIB must be a positive number of GiB, "
+                         f"got {text!r}") from None
+
+
+def _check_size(what: str, n_floats: float, hint: str) -> None:
+    size, limit = 8.0 * n_floats, memory_limit_bytes()
+    if not size <= limit:
+        raise ValueError(f"{what} needs about {size / 2**30:.3g} GiB (limit {limit / 2**30:.3g} GiB, set by "
+                         f"QNN_MEMORY_LIMIT_GIB); {hint}")
+
+
+def training_memory_bytes(setting: Setting, d: int, features: str = "gaussian") -> float:
+    """Estimated peak memory (bytes) of one training problem: its data set, teacher, student and the working
+    arrays of one gradient (see :func:`check_training_memory`).
+
+    ``"gaussian"``: inputs ``X`` (n x d) plus two n x m products; ``"goe"``: the packed features
+    (n x d(d+1)/2); both plus O(n) label vectors and O(d^2 + d m + d m*) matrices.
+    """
+    if not isinstance(setting, Setting):
+        raise ValueError(f"setting must be a qnn.Setting, got {type(setting).__name__}")
+    n, m, m_star = setting.dims(check_dimension(d))
+    if check_features(features) == "gaussian":
+        features_floats = float(n) * d + 2.0 * n * m
+    else:
+        features_floats = float(n) * (d * (d + 1) // 2)
+    return 8.0 * (features_floats + 8.0 * n + float(d) * (m_star + 2 * d + 10 * m))
+
+
+def check_training_memory(setting: Setting, d: int, features: str = "gaussian") -> None:
+    """Raise ``ValueError`` (with the estimate) if one training problem would need more than
+    :func:`memory_limit_bytes`; called by :func:`make_dataset` and, before any work, by the simulators."""
+    size, limit = training_memory_bytes(setting, d, features), memory_limit_bytes()
+    if size > limit:
+        n, _, _ = setting.dims(d)
+        raise ValueError(f"features='{features}' at d={d}, alpha={setting.alpha:.4g} (n = {n} samples) needs about "
+                         f"{size / 2**30:.3g} GiB (limit {limit / 2**30:.3g} GiB, set by QNN_MEMORY_LIMIT_GIB); "
+                         "use a smaller d or alpha" + (" or features='gaussian'" if features == "goe" else ""))
 
 
 def _check_generator(rng: np.random.Generator) -> np.random.Generator:
@@ -54,7 +108,11 @@ def sample_teacher(d: int, kappa_star: float, rng: np.random.Generator) -> np.nd
     d = check_dimension(d)
     kappa_star = check_positive("kappa_star", kappa_star)
     rng = _check_generator(rng)
+    if not kappa_star * d < MAX_SAMPLES:
+        raise ValueError(f"kappa_star * d = {kappa_star * d:.3g} is too large (must be < {MAX_SAMPLES:.0e})")
     m_star = max(1, int(round(kappa_star * d)))
+    _check_size(f"the teacher at d={d}, kappa_star={kappa_star:.4g}", float(d) * (m_star + 2 * d),
+                "use a smaller kappa_star or d")
     W_star = rng.standard_normal((d, m_star))
     S_star = W_star @ W_star.T / m_star
     return 0.5 * (S_star + S_star.T)
@@ -77,6 +135,7 @@ def init_student(d: int, m: int, gamma: float, rng: np.random.Generator) -> np.n
     m = check_int("m", m, minimum=1)
     gamma = check_nonnegative("gamma", gamma)
     rng = _check_generator(rng)
+    _check_size(f"the student at d={d}, m={m}", float(d) * m, "use a smaller m or d")
     return rng.standard_normal((d, m)) * math.sqrt(gamma / m)
 
 
@@ -100,6 +159,7 @@ def goe(d: int, rng: np.random.Generator, size: int | None = None) -> np.ndarray
         H = rng.standard_normal((d, d))
         return (H + H.T) / math.sqrt(2 * d)
     size = check_int("size", size, minimum=1)
+    _check_size(f"{size} GOE matrices of size d={d}", float(size) * d * d, "use a smaller size or d")
     H = rng.standard_normal((size, d, d))
     H += H.transpose(0, 2, 1)
     H /= math.sqrt(2 * d)
@@ -293,6 +353,7 @@ def make_dataset(setting: Setting, d: int, rng: np.random.Generator | RepGenerat
         raise ValueError(f"setting must be a qnn.Setting, got {type(setting).__name__}")
     d = check_dimension(d)
     features = check_features(features)
+    check_training_memory(setting, d, features)
     gens = rng if isinstance(rng, RepGenerators) else RepGenerators(*(4 * (_check_generator(rng),)))
     n, _, _ = setting.dims(d)
     if S_star is None:
@@ -305,7 +366,8 @@ def make_dataset(setting: Setting, d: int, rng: np.random.Generator | RepGenerat
         X, Z_packed = gens.features.standard_normal((n, d)), None
     else:
         # every packed entry is N(0, 2/d): diagonal Z_ii ~ N(0, 2/d); off-diagonal sqrt(2) Z_ij with Z_ij ~ N(0, 1/d)
-        X, Z_packed = None, gens.features.standard_normal((n, d * (d + 1) // 2)) * math.sqrt(2.0 / d)
+        X, Z_packed = None, gens.features.standard_normal((n, d * (d + 1) // 2))
+        Z_packed *= math.sqrt(2.0 / d)    # in place: no second copy of the largest array
     xi = gens.noise.standard_normal(n)
     probe = Dataset(features=features, X=X, Z_packed=Z_packed, y=np.zeros(n), y_clean=np.zeros(n), S_star=S_star,
                     d=d, n=n)

@@ -57,14 +57,14 @@ from typing import Any
 import numpy as np
 
 __all__ = ["FigureSpec", "FigureData", "CacheError", "register", "registry", "spec", "tasks_of", "load",
-           "generate", "compute_task", "default_data_dir", "default_partial_dir", "regeneration_command", "compare_results",
-           "FORMAT_VERSION"]
+           "generate", "compute_task", "default_data_dir", "default_partial_dir", "regeneration_command",
+           "compare_results", "FORMAT_VERSION"]
 
 #: Version of the cache-file layout (not of the numbers).
 FORMAT_VERSION = 1
 
 _REPO_ROOT = Path(__file__).resolve().parents[1]
-_REGISTRY: dict[str, "FigureSpec"] = {}
+_REGISTRY: dict[str, FigureSpec] = {}
 _ENTROPY = 0x9B0C_2601_1048_3  # the paper's arXiv number, as base entropy of every figure's seeds
 
 Task = dict[str, Any]

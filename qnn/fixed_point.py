@@ -45,11 +45,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import fixed_point_fast as _fast
 from . import fixed_point_reference as _reference
 from .conventions import Setting, check_positive
 from .fixed_point_equations import XI_MAX, XI_MIN
-from .fixed_point_trace import FIELDS, refine_gaps, trace
+from .fixed_point_trace import FIELDS, check_monotone, refine_gaps, trace
 from .spectral import density, teacher_density
+from .thresholds import alpha_pr_plus
 
 __all__ = ["FixedPoint", "FixedPointCurve", "fixed_point", "fixed_point_curve", "xi_branch",
            "estimator_density", "EstimatorDensity", "FixedPointError"]
@@ -184,16 +186,19 @@ def xi_branch(setting: Setting, xis: np.ndarray | None = None, refine: bool = Tr
     xis : array_like, optional
         Values of ``xi`` (default: 200 log-spaced values in ``[10^-0.6, 30]``), each in ``[1e-12, 1e6]``.
     refine : bool
-        Insert points around folds.
+        Insert points around folds (with the reference path's tracing; without ``refine`` the roots at the given
+        ``xi`` are found by the vectorised fast path, :func:`qnn.fixed_point_fast.trace`).
     """
     if xis is None:
         xis = np.geomspace(10 ** -0.6, 30.0, 200)
     xis = np.atleast_1d(np.asarray(xis, dtype=float))
     if xis.size == 0 or np.any(~np.isfinite(xis)) or np.any(xis < XI_MIN) or np.any(xis > XI_MAX):
         raise ValueError(f"xis must be non-empty, finite, in [{XI_MIN}, {XI_MAX}]")
+    if not refine:      # every root at the given xi: all spectral laws in one vectorised pass (the fast path)
+        return _as_curve(setting, _fast.as_dicts(_fast.trace(setting.kappa, setting.kappa_star, setting.lam,
+                                                               setting.noise, xis)))
     pts = trace(setting.kappa, setting.kappa_star, setting.lam, setting.noise, xis)
-    if refine:
-        pts = refine_gaps(setting.kappa, setting.kappa_star, setting.lam, setting.noise, pts, 0.15)
+    pts = refine_gaps(setting.kappa, setting.kappa_star, setting.lam, setting.noise, pts, 0.15)
     return _as_curve(setting, pts)
 
 
@@ -202,7 +207,7 @@ def xi_branch(setting: Setting, xis: np.ndarray | None = None, refine: bool = Tr
 # ----------------------------------------------------------------------------------------------------------------
 # Fixed alpha
 # ----------------------------------------------------------------------------------------------------------------
-def fixed_point(setting: Setting, *, tol: float = 1e-8, strict: bool = False) -> FixedPoint:
+def fixed_point(setting: Setting, *, tol: float = 1e-8, strict: bool = False, method: str = "fast") -> FixedPoint:
     """Solve the fixed-point equations (Theory: book/theory/fixed_point.md) at ``setting``.
 
     Parameters
@@ -214,23 +219,36 @@ def fixed_point(setting: Setting, *, tol: float = 1e-8, strict: bool = False) ->
         Accepted residual of the equations (relative form).
     strict : bool
         Raise :class:`FixedPointError` instead of returning ``converged=False``.
+    method : {"fast", "reference"}
+        ``"fast"`` (default): :mod:`qnn.fixed_point_fast`, a coarse curve traced with all its spectral laws built in
+        one vectorised pass, then a secant iteration along the local branch (Newton in ``(log xi, q)`` near a fold);
+        where it does not converge, the reference path is used. ``"reference"``: :mod:`qnn.fixed_point_reference`,
+        the earlier solver (one adaptive :class:`~qnn.spectral.SpectralLaw` per visited ``xi``), kept to check the
+        fast path (agreement on 55 settings of all regimes: MSE within 4e-7 relative, benchmarks/README.md).
 
     Returns
     -------
     FixedPoint
         With ``converged`` and ``reason`` set; never silently NaN (``chi`` and ``dof`` are NaN only on the
         documented ``"perfect_recovery"`` branch).
-
-    Notes
-    -----
-    First Brent's method in ``log xi`` on ``alpha(xi) = alpha`` (xi-parametrisation of the module docstring,
-    one spectral law per step). If the curve folds (several ``q`` at one visited ``xi``), a coarse curve is
-    traced until it brackets ``alpha`` and the bracketing pair seeds a Powell-hybrid solve in
-    ``(log xi, log q)``.
     """
     if not isinstance(setting, Setting):
         raise ValueError(f"setting must be a qnn.Setting, got {type(setting).__name__}")
     tol = check_positive("tol", tol)
+    _check_method(method)
+    if method == "fast" and not _perfect_recovery(setting):
+        try:
+            fast = _fast.solve_point(setting, tol)
+        except _fast.Unresolved as exc:
+            out = FixedPoint(setting=setting, **{f: exc.point[f] for f in _POINT_FIELDS}, converged=False,
+                             reason=str(exc), residual=exc.residual)
+            if strict:
+                raise FixedPointError(out.reason) from None
+            return out
+        if fast is not None:
+            p, res = fast
+            return FixedPoint(setting=setting, **{f: p[f] for f in _POINT_FIELDS}, converged=True, residual=res)
+        _fast.STATS["fallbacks"] += 1
     try:
         p, res, extra = _reference.solve_point(setting, tol)
     except ArithmeticError as exc:
@@ -239,6 +257,21 @@ def fixed_point(setting: Setting, *, tol: float = 1e-8, strict: bool = False) ->
     if strict and not out.converged:
         raise FixedPointError(out.reason)
     return out
+
+
+_POINT_FIELDS = ("mse", "loss", "ise", "xi", "q", "chi", "rank", "dof", "cut", "omega", "branch")
+METHODS = ("fast", "reference")
+
+
+def _check_method(method: str) -> None:
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+
+
+def _perfect_recovery(setting: Setting) -> bool:
+    """Noiseless, ``lambda -> 0+`` and ``alpha >= alpha_PR+``: the fixed point is the teacher."""
+    return (setting.lam == 0.0 and setting.noise == 0.0
+            and setting.alpha >= alpha_pr_plus(setting.kappa, setting.kappa_star))
 
 
 def _finish(setting: Setting, p: dict, res: float, tol: float, extra_reason: str = "") -> FixedPoint:
@@ -250,16 +283,16 @@ def _finish(setting: Setting, p: dict, res: float, tol: float, extra_reason: str
 
 
 def fixed_point_curve(setting: Setting, alphas: np.ndarray, *, exact: bool = True, tol: float = 1e-8,
-                      n_xi: int = 32) -> FixedPointCurve:
+                      n_xi: int = 32, method: str = "fast") -> FixedPointCurve:
     """Fixed points at many ``alphas`` (other parameters from ``setting``), reusing work between them.
 
-    The curve is traced once in the xi-parametrisation: the end points of the alpha range are solved by
-    :func:`fixed_point`, ``n_xi`` log-spaced xi between them are added (every root ``q`` at each), and points are
-    inserted where neighbours are far apart (around folds). Ordered along the fold, ``alpha`` is monotone, so every
-    field is a function of ``alpha``: with ``exact=False`` it is interpolated (monotone cubic in ``log alpha``; measured
-    MSE error <= 1e-4 relative away from the noisy double-descent peak, up to ~1% right at its cusp; for live
-    sliders), with ``exact=True`` each point is then polished by a secant iteration on the
-    local branch to ``tol`` (``converged`` per point). With label noise and small ``lambda`` this follows the
+    The curve is traced once in the xi-parametrisation over an xi range covering the requested alphas (every root
+    ``q`` at each xi; the reference path: between the solved end points), and points are inserted where neighbours
+    are far apart (around folds). Ordered along the fold, ``alpha`` is monotone, so every field is a function of
+    ``alpha``: with ``exact=False`` it is interpolated (monotone cubic in ``log alpha``; for live sliders; measured
+    on 200-point curves, benchmarks/README.md: MSE within 2e-4 relative of the polished value away from the noisy
+    double-descent peak, up to 4% right at its cusp), with ``exact=True`` each point is then polished on the local
+    branch to ``tol`` (``converged`` per point). With label noise and small ``lambda`` this follows the
     double-descent peak through the fold of ``q(xi)``; a curve along which alpha is not monotone (several fixed
     points at one alpha) raises a ``RuntimeWarning``.
 
@@ -274,7 +307,11 @@ def fixed_point_curve(setting: Setting, alphas: np.ndarray, *, exact: bool = Tru
     tol : float
         Residual accepted when polishing.
     n_xi : int
-        Number of xi values of the initial trace (>= 4).
+        Number of xi values of the initial trace (>= 4; the fast path traces at least 64).
+    method : {"fast", "reference"}
+        ``"fast"`` (default): all alphas are solved together from one traced curve (:mod:`qnn.fixed_point_fast`;
+        the spectral laws of every step are built in one vectorised pass); ``"reference"``: the earlier
+        point-by-point polish (:mod:`qnn.fixed_point_reference`). See :func:`fixed_point`.
 
     Returns
     -------
@@ -289,13 +326,44 @@ def fixed_point_curve(setting: Setting, alphas: np.ndarray, *, exact: bool = Tru
     tol = check_positive("tol", tol)
     if int(n_xi) < 4:
         raise ValueError(f"n_xi must be an integer >= 4, got {n_xi!r}")
+    _check_method(method)
     try:
-        pts, conv, warn = _reference.solve_curve(setting, alphas, exact, tol, int(n_xi))
+        if method == "fast":
+            pts, conv, warn = _fast_curve(setting, alphas, exact, tol, int(n_xi))
+        else:
+            pts, conv, warn = _reference.solve_curve(setting, alphas, exact, tol, int(n_xi))
     except ArithmeticError as exc:
         raise FixedPointError(str(exc)) from None
     if warn:
         warnings.warn(warn, RuntimeWarning, stacklevel=2)
     return _as_curve(setting, pts, conv)
+
+
+def _as_dict(fp: FixedPoint) -> dict:
+    return dict(alpha=fp.setting.alpha, branch=fp.branch, **{f: getattr(fp, f) for f in FIELDS})
+
+
+def _fast_curve(setting: Setting, alphas: np.ndarray, exact: bool, tol: float,
+                n_xi: int) -> tuple[list[dict], np.ndarray, str]:
+    """The fast path of :func:`fixed_point_curve`: every alpha polished together from one traced curve
+    (:func:`qnn.fixed_point_fast.solve_curve`); those it leaves unsolved are solved alone by :func:`fixed_point`."""
+    out: list[dict | None] = [None] * alphas.size
+    conv = np.zeros(alphas.size, dtype=bool)
+    alone = np.zeros(alphas.size, dtype=bool)
+    if setting.lam == 0.0 and setting.noise == 0.0:      # perfect recovery, or too close to it for the trace
+        alone = alphas >= alpha_pr_plus(setting.kappa, setting.kappa_star) * (1.0 - 1e-3)
+    warn = ""
+    rest = np.nonzero(~alone)[0]
+    if rest.size:
+        pts, solved, traced = _fast.solve_curve(setting, alphas[rest], exact, tol, max(n_xi, 64))
+        warn = check_monotone(_fast.as_dicts(traced))
+        for j, d in zip(rest[solved], _fast.as_dicts(pts, np.nonzero(solved)[0])):
+            out[j], conv[j] = d, True
+        alone[rest[~solved]] = True
+    for j in np.nonzero(alone)[0]:
+        fp = fixed_point(setting.replace(alpha=float(alphas[j])), tol=tol)
+        out[j], conv[j] = _as_dict(fp), fp.converged
+    return out, conv, warn
 
 
 

@@ -50,9 +50,12 @@ def evaluate(kappa: float, kappa_star: float, xi: float, q: np.ndarray) -> dict[
     omega = cap_quantile(kappa_star, xi, kappa)
     q = np.atleast_1d(np.asarray(q, dtype=float))
     cut = np.maximum(q, omega)
-    a0, _, a2, ah, ahx = lw.tail_integrals(cut)
+    head, tail = lw.split_integrals(cut)
+    a0, _, _, ah, ahx = tail
     dof = ahx - q * ah
-    mse = 1.0 + 1.0 / kappa_star + q * q * a0 - a2 + 4.0 * xi * dof
+    # 1 + 1/kappa* - int_b rho x^2 = int^b rho x^2 - xi (the second moment of rho_xi is 1 + 1/kappa* + xi): no
+    # cancellation when the MSE is much smaller than 1/kappa* (small kappa* or small xi)
+    mse = head[2] - xi + q * q * a0 + 4.0 * xi * dof
     # q-derivatives at fixed xi (the boundary terms vanish both for cut = q, where x - q = 0, and cut = omega):
     # dI/dq = -int_b rho H,  dMSE/dq = 2 q int_b rho - 4 xi int_b rho H
     return {"dof": dof, "mse": mse, "rank": a0, "cut": cut, "omega": np.full_like(q, omega),
@@ -147,20 +150,19 @@ def curve_point(kappa: float, kappa_star: float, xi: float, q: float, lam: float
 
 
 def points_at_xi(kappa: float, kappa_star: float, xi: float, lam: float, noise: float) -> list[dict]:
-    """Every curve point at this xi (several where the curve folds)."""
+    """Every curve point at this xi (several where the curve folds); points whose ``alpha`` comes out non-positive
+    (round-off of the integrals far beyond the resolved range) are dropped."""
     if lam > 0:
-        return [curve_point(kappa, kappa_star, xi, q, lam, noise, "regularised")
-                for q in q_roots(kappa, kappa_star, xi, lam, noise)]
-    # lambda -> 0+: the q = 0 point where c > 0, and every interpolating root (with noise, the interpolating branch
-    # starts at q = 0+ where c = 0 and runs back to smaller xi, so both kinds coexist there)
-    zero = curve_point(kappa, kappa_star, xi, 0.0, 0.0, noise, "non_interpolating")
-    out = [zero] if zero["chi"] > 0 else []
-    return out + [curve_point(kappa, kappa_star, xi, q, 0.0, noise, "interpolating")
-                  for q in q_roots(kappa, kappa_star, xi, 0.0, noise)]
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Tracing the curve
+        pts = [curve_point(kappa, kappa_star, xi, q, lam, noise, "regularised")
+               for q in q_roots(kappa, kappa_star, xi, lam, noise)]
+    else:
+        # lambda -> 0+: the q = 0 point where c > 0, and every interpolating root (with noise, the interpolating
+        # branch starts at q = 0+ where c = 0 and runs back to smaller xi, so both kinds coexist there)
+        zero = curve_point(kappa, kappa_star, xi, 0.0, 0.0, noise, "non_interpolating")
+        pts = [zero] if zero["chi"] > 0 else []
+        pts += [curve_point(kappa, kappa_star, xi, q, 0.0, noise, "interpolating")
+                for q in q_roots(kappa, kappa_star, xi, 0.0, noise)]
+    return [p for p in pts if math.isfinite(p["alpha"]) and p["alpha"] > 0]
 
 
 def clear_caches() -> None:

@@ -45,8 +45,8 @@ import plotly.io as pio
 from plotly.io._base_renderers import NotebookRenderer
 from plotly.subplots import make_subplots
 
-__all__ = ["PALETTE", "SYMBOLS", "ERROR_BAR_NOTE", "MEAN_ONLY_NOTE", "label", "color", "new_figure", "theory_trace", "add_theory",
-           "simulation_trace", "add_simulation",
+__all__ = ["PALETTE", "SYMBOLS", "ERROR_BAR_NOTE", "MEAN_ONLY_NOTE", "label", "color", "new_figure", "theory_trace",
+           "add_theory", "simulation_trace", "add_simulation",
            "slider_figure", "caption", "figure_csv", "csv_download_link", "show"]
 
 _CDN_MATHJAX = re.compile(r'<script src="https://cdnjs\.cloudflare\.com/ajax/libs/mathjax/[^"]*"></script>')
@@ -102,8 +102,8 @@ def _axis_name(kind: str, index: int) -> str:
     return f"{kind}axis" if index <= 1 else f"{kind}axis{index}"
 
 
-def new_figure(x: str | Sequence[str] | None = None, y: str | Sequence[str] | None = None, *, log_x: bool = False, log_y: bool = False,
-               x_range: Sequence[float] | None = None, y_range: Sequence[float] | None = None,
+def new_figure(x: str | Sequence[str] | None = None, y: str | Sequence[str] | None = None, *, log_x: bool = False,
+               log_y: bool = False, x_range: Sequence[float] | None = None, y_range: Sequence[float] | None = None,
                title: str | None = None, rows: int = 1, cols: int = 1,
                subplot_titles: Sequence[str] | None = None, height: int | None = None,
                width: int | None = None) -> go.Figure:

@@ -15,7 +15,9 @@ The step-size error is measured (``benchmarks/bench_simulator.py --accuracy``; a
 Loss_train(t), far inside a 0.5% budget, and costs no more gradients than ``rtol=1e-3`` (stability-limited).
 ``eta=<float>`` runs plain gradient descent ``W <- W - eta G W`` instead (the paper's discrete scheme,
 time ``t = eta * step``; record times are rounded to multiples of ``eta``), which carries an O(eta) error relative
-to the flow.
+to the flow. GD past its stability limit (``eta * lambda_max >= 2`` somewhere on the path) does not follow the flow
+and can settle at a wrong MSE without blowing up: every step checks that the regularised objective does not rise
+and raises :class:`qnn.integrator.StepSizeError` (a ``ValueError``) at the first rise (:mod:`qnn.integrator`).
 
 Performance note: one gradient costs O(n d m) (gaussian) or O(n d^2/2) (GOE, packed). On a loaded shared machine
 set ``OPENBLAS_NUM_THREADS=1``: multi-threaded OpenBLAS on these small matrices was measured 10-100x slower under
@@ -31,25 +33,24 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 import joblib
 import numpy as np
-from scipy.integrate import RK23
 from scipy.optimize import minimize
 from tqdm.auto import tqdm
 
 from .conventions import Setting, check_dimension, check_features, check_int, check_positive
-from .data import Dataset, init_student, make_dataset, rep_generators
-from .network import (flow_velocity, gradient_matrix, ise, loss_train, mse, objective_and_gradient,
-                      population_flow_velocity, stationarity)
+from .data import Dataset, check_training_memory, init_student, make_dataset, rep_generators
+from .integrator import StepSizeError, integrate_flow, population_velocity_and_objective, velocity_and_objective
+from .network import (flow_velocity, gradient_matrix, hessian_vector_product, ise, loss_train, mse,
+                      objective_and_gradient, population_flow_velocity, stationarity)
 
-__all__ = ["SimulationResult", "ConvergenceResult", "simulate", "train_to_convergence", "record_times",
+__all__ = ["SimulationResult", "ConvergenceResult", "StepSizeError", "simulate", "train_to_convergence", "record_times",
            "integrate_flow", "DEFAULT_RTOL", "DEFAULT_ATOL"]
 
 DEFAULT_RTOL = 1e-4
 DEFAULT_ATOL = 1e-7
-_GOE_MEMORY_LIMIT_BYTES = 6 * 2**30
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -125,14 +126,17 @@ class ConvergenceResult:
         (reps,) metrics of the end point (as in :class:`SimulationResult`).
     rank : numpy.ndarray
         (reps,) fraction of the d eigenvalues of ``S`` above ``rank_cutoff * max(eigenvalue)``
-        (comparable to the theory's ``kappa_min``).
+        (comparable to the theory's ``kappa_min``); 0 when ``max(eigenvalue)`` is below ``ZERO_EIGENVALUE_SCALE``
+        (1e-9) times the teacher's largest eigenvalue (such an ``S`` is zero up to round-off).
     grad_norm : numpy.ndarray
         (reps,) ``|G W|_F / sqrt(d) = sqrt(tr(G S G)/d)``: the flow velocity; 0 at stationary points.
     converged : numpy.ndarray
-        (reps,) bool: ``grad_norm <= gtol``; for convex also the proximal-gradient mapping (divided by sqrt(d))
-        ``<= gtol`` and the solution's rank fits in the width ``m``.
+        (reps,) bool: ``grad_norm <= gtol``; for lbfgs also not a saddle (no direction of negative curvature
+        ``< -SADDLE_CURVATURE_TOL`` along ``v u^T``, see ``reason``); for convex also the proximal-gradient mapping
+        (divided by sqrt(d)) ``<= gtol`` and the solution's rank fits in the width ``m``.
     reason : tuple of str
-        Why each repetition stopped.
+        Why each repetition stopped: starts with ``"stationary"`` / ``"prox-gradient"`` when converged, else with
+        ``"max_iter="``, ``"L-BFGS-B stalled"``, ``"saddle point"`` or ``"width cap binds"``.
     n_iter : numpy.ndarray
         (reps,) iterations used.
     S, S_star : numpy.ndarray
@@ -212,15 +216,25 @@ def _check_n_jobs(n_jobs: int) -> int:
     return n_jobs
 
 
-def _check_goe_memory(setting: Setting, d: int, features: str) -> None:
-    if features != "goe":
-        return
-    n, _, _ = setting.dims(d)
-    size = 8 * n * d * (d + 1) // 2
-    if size > _GOE_MEMORY_LIMIT_BYTES:
-        raise ValueError(f"features='goe' at d={d}, alpha={setting.alpha} needs {size / 2**30:.1f} GiB for the packed "
-                         f"n x d(d+1)/2 feature array (limit {_GOE_MEMORY_LIMIT_BYTES / 2**30:.0f} GiB); "
-                         "use a smaller d or features='gaussian'")
+#: simulate() refuses runs that would need more integration steps than this (about a day of CPU at d = 10).
+MAX_STEPS = 10**8
+
+
+def _check_step_budget(setting: Setting, t_max: float, eta: float | None) -> None:
+    """Refuse up front a run whose number of steps is hopeless: GD takes ``t_max / eta`` steps; the adaptive
+    integrator is explicit, so its step is at most ~2.5 / lambda_max with lambda_max >= max(2 lambda, 1) (the
+    regulariser alone gives 2 lambda; the data term's curvature is O(1) or more, the teacher's scale)."""
+    if eta is not None:
+        steps, why = t_max / eta, f"t_max / eta = {t_max:.3g} / {eta:.3g} GD steps"
+    else:
+        stiffness = max(2.0 * setting.lam, 1.0)
+        steps = t_max * stiffness / 2.5
+        why = (f"at least t_max * lambda_max / 2.5 steps of the explicit integrator, with lambda_max >= "
+               f"max(2 lam, 1) = {stiffness:.3g} at t_max = {t_max:.3g}")
+    if steps > MAX_STEPS:
+        raise ValueError(f"t_max = {t_max:.3g} is out of reach: the run needs {why} = {steps:.3g} > {MAX_STEPS:.0e}; "
+                         "use a smaller t_max (with lam > 0 the flow relaxes within a time of order 1/lam)"
+                         + (" or a larger eta" if eta is not None else ""))
 
 
 def _rep_problem(setting: Setting, d: int, features: str, seed: int, rep: int) -> tuple[Dataset, np.ndarray]:
@@ -228,76 +242,6 @@ def _rep_problem(setting: Setting, d: int, features: str, seed: int, rep: int) -
     data = make_dataset(setting, d, gens, features)
     _, m, _ = setting.dims(d)
     return data, init_student(d, m, setting.gamma, gens.init)
-
-
-def integrate_flow(velocity: Callable[[np.ndarray], np.ndarray], W0: np.ndarray, t: np.ndarray, eta: float | None,
-                   rtol: float, atol: float, on_record: Callable[[int, np.ndarray], None]) -> int:
-    """Integrate ``dW/dt = -velocity(W)`` from ``W0`` exactly as :func:`simulate` does.
-
-    Parameters
-    ----------
-    velocity : callable
-        ``W -> G W`` (e.g. :func:`qnn.network.flow_velocity` or :func:`qnn.network.population_flow_velocity`).
-    W0 : numpy.ndarray
-        Initial weights (d x m).
-    t : numpy.ndarray
-        Increasing record times starting at 0 (for GD: multiples of ``eta``).
-    eta : float or None
-        ``None``: adaptive RK23 with ``rtol``, ``atol``; else GD with step ``eta``.
-    on_record : callable
-        Called as ``on_record(k, W(t[k]))`` for every k (in order; ``W`` may be a view: copy to keep it).
-
-    Returns
-    -------
-    int
-        Number of gradient (velocity) evaluations.
-
-    Raises
-    ------
-    FloatingPointError
-        If the weights blow up (GD above its stability bound).
-    RuntimeError
-        If the RK23 solver fails.
-    """
-    shape = W0.shape
-    blow_up = 1e8 * max(1.0, float(np.abs(W0).max(initial=0.0)))
-
-    def check(W: np.ndarray, time: float) -> None:
-        if not np.abs(W).max(initial=0.0) <= blow_up:     # also catches NaN
-            hint = "eta too large (GD is stable for eta < 2 / largest Hessian eigenvalue)" if eta else \
-                "integration diverged"
-            raise FloatingPointError(f"gradient flow blew up at t = {time:.4g}: {hint}")
-
-    on_record(0, W0)
-    if eta is not None:
-        steps = np.rint(t / eta).astype(np.int64)
-        W = W0.copy()
-        step = 0
-        for k in range(1, len(t)):
-            while step < steps[k]:
-                W -= eta * velocity(W)
-                step += 1
-                check(W, step * eta)      # O(d m), negligible next to the gradient; catches growth before overflow
-            on_record(k, W)
-        return int(steps[-1])
-
-    solver = RK23(lambda _t, y: -velocity(y.reshape(shape)).ravel(), 0.0, W0.ravel().copy(), float(t[-1]),
-                  rtol=rtol, atol=atol)
-    k = 1
-    while k < len(t):
-        if solver.status != "running":
-            raise RuntimeError(f"RK23 stopped at t = {solver.t:.4g} before t_max ({solver.status})")
-        message = solver.step()
-        if solver.status == "failed":
-            raise RuntimeError(f"RK23 failed at t = {solver.t:.4g}: {message}")
-        check(solver.y, solver.t)
-        if t[k] <= solver.t:
-            dense = solver.dense_output()
-            while k < len(t) and t[k] <= solver.t:
-                W = solver.y if t[k] == solver.t else dense(t[k])
-                on_record(k, W.reshape(shape))
-                k += 1
-    return int(solver.nfev)
 
 
 _integrate = integrate_flow   # former private name, still imported by qnn.dmft_validation
@@ -330,7 +274,8 @@ def _simulate_rep(setting: Setting, d: int, t: np.ndarray, features: str, eta: f
         if tick is not None:
             tick()
 
-    n_gradients = integrate_flow(lambda W: flow_velocity(data, W, setting.lam), W0, t, eta, rtol, atol, on_record)
+    n_gradients = integrate_flow(lambda W: flow_velocity(data, W, setting.lam), W0, t, eta, rtol, atol, on_record,
+                                 velocity_energy=lambda W: velocity_and_objective(data, W, setting.lam))
     out["n_gradients"] = np.array(n_gradients)
     out["S_star"] = data.S_star
     if population_control:
@@ -340,7 +285,8 @@ def _simulate_rep(setting: Setting, d: int, t: np.ndarray, features: str, eta: f
             mse_pop[k] = mse(W @ W.T, data.S_star)
 
         integrate_flow(lambda W: population_flow_velocity(W, data.S_star, setting.lam), W0, t, eta, rtol, atol,
-                   on_record_pop)
+                       on_record_pop, velocity_energy=lambda W: population_velocity_and_objective(W, data.S_star,
+                                                                                                  setting.lam))
         out["mse_pop"] = mse_pop
     return out
 
@@ -419,9 +365,11 @@ def simulate(setting: Setting, d: int, t_max: float, *, reps: int = 1, seed: int
     Raises
     ------
     ValueError
-        On any invalid argument (the message names it and its allowed range).
-    FloatingPointError
-        If GD (``eta`` given) diverges.
+        On any invalid argument (the message names it and its allowed range), including ``gamma = 0``.
+    StepSizeError
+        GD only (``eta`` given): the regularised objective rose at some step (or the weights blew up), i.e. ``eta``
+        is past GD's stability limit and the run no longer follows the flow. It is a ``ValueError`` (and a
+        ``FloatingPointError``); the message gives the time and the stable step estimated from the Hessian.
     """
     setting = _check_setting(setting)
     d = check_dimension(d)
@@ -438,7 +386,8 @@ def simulate(setting: Setting, d: int, t_max: float, *, reps: int = 1, seed: int
         raise ValueError(f"rtol must be in (0, 0.1], got {rtol}")
     atol = check_positive("atol", atol)
     n_jobs = _check_n_jobs(n_jobs)
-    _check_goe_memory(setting, d, features)
+    check_training_memory(setting, d, features)
+    _check_step_budget(setting, t_max, eta)
     if times is None:
         t = record_times(t_max, n_records, t_first)
     else:
@@ -535,6 +484,34 @@ def _convex_rep(data: Dataset, S0: np.ndarray, lam: float, gtol: float, max_iter
     return S, max_iter, f"max_iter={max_iter} reached before the prox-gradient mapping <= gtol"
 
 
+#: An end point whose largest eigenvalue is below this fraction of the teacher's counts as S = 0 (rank 0): its
+#: eigenvalues are round-off or solver residue, and the relative cutoff alone would count them.
+ZERO_EIGENVALUE_SCALE = 1e-9
+#: A stationary point is reported as a saddle when the loss curves down along the escape direction by more than
+#: this (paper units; at W = 0 the curvature is 2 lambda_min(G), O(1)); round-off at true minima is far smaller.
+SADDLE_CURVATURE_TOL = 1e-4
+
+
+def _saddle_curvature(data: Dataset, W: np.ndarray, G: np.ndarray, lam: float) -> float:
+    """Curvature ``<V, D(G W)[V]> / |V|^2`` of ``d L`` along ``V = v u^T``: ``v`` the bottom eigenvector of ``G``,
+    ``u`` the least-used column direction of ``W`` (smallest right singular vector). At a stationary ``W`` with a
+    free direction (``W u = 0``) it is ``2 lambda_min(G)``, negative exactly at the Burer-Monteiro saddles
+    (e.g. ``W = 0``, where gamma = 0 starts)."""
+    _, vecs = np.linalg.eigh(G)
+    _, _, Vt = np.linalg.svd(W, full_matrices=True)
+    V = np.outer(vecs[:, 0], Vt[-1])
+    return float(np.sum(V * hessian_vector_product(data, W, V, lam)))
+
+
+def _rank(eigenvalues: np.ndarray, S_star: np.ndarray, rank_cutoff: float) -> int:
+    """Number of eigenvalues above ``rank_cutoff * lambda_max(S)``; 0 if ``lambda_max(S)`` is below
+    ``ZERO_EIGENVALUE_SCALE * lambda_max(S*)`` (the teacher sets the scale of a meaningful eigenvalue)."""
+    top = float(eigenvalues[-1])
+    if not top > ZERO_EIGENVALUE_SCALE * float(np.linalg.eigvalsh(S_star)[-1]):
+        return 0
+    return int(np.sum(eigenvalues > rank_cutoff * top))
+
+
 def _converge_rep(setting: Setting, d: int, features: str, seed: int, rep: int, method: str, gtol: float,
                   max_iter: int, rank_cutoff: float) -> dict:
     data, W0 = _rep_problem(setting, d, features, seed, rep)
@@ -546,12 +523,22 @@ def _converge_rep(setting: Setting, d: int, features: str, seed: int, rep: int, 
         S, n_iter, reason = _convex_rep(data, W0 @ W0.T, setting.lam, gtol, max_iter)
     G = gradient_matrix(data, S, lam=setting.lam)
     eigenvalues = np.linalg.eigvalsh(S)
-    top = max(float(eigenvalues[-1]), 0.0)
-    n_kept = int(np.sum(eigenvalues > rank_cutoff * top)) if top > 0 else 0
+    n_kept = _rank(eigenvalues, data.S_star, rank_cutoff)
     converged = reason.startswith(("stationary", "prox"))
+    if method == "lbfgs" and converged:
+        curvature = _saddle_curvature(data, W, G, setting.lam)
+        if curvature < -SADDLE_CURVATURE_TOL:
+            converged = False
+            reason = (f"saddle point: |G W|_F/sqrt(d) <= gtol but not a minimum: the loss curves down (curvature "
+                      f"{curvature:.3g}) along v u^T (v: bottom eigenvector of G, u: an unused column direction of "
+                      f"W). gamma = {setting.gamma:.3g} starts at or next to the saddle W = 0, which the flow leaves "
+                      "slowly or never; use a larger gamma or method='convex'")
     if method == "convex" and n_kept > m:
-        converged = False
-        reason = f"width cap binds: convex solution has rank {n_kept} > m = {m}; not reachable by the network"
+        width = f"rank {n_kept} > m = {m}; not reachable by the network"
+        if converged:
+            converged, reason = False, f"width cap binds: convex solution has {width}"
+        else:
+            reason += f" (and the last iterate has {width})"
     return {"mse": mse(S, data.S_star), "loss": loss_train(data, S), "ise": ise(data, S), "trace": np.trace(S) / d,
             "rank": n_kept / d, "grad_norm": stationarity(G, S), "converged": converged, "reason": reason,
             "n_iter": n_iter, "S": S, "S_star": data.S_star, "eigenvalues": eigenvalues}
@@ -568,7 +555,8 @@ def train_to_convergence(setting: Setting, d: int, *, reps: int = 1, seed: int =
     Parameters
     ----------
     setting : Setting
-        Must have ``lam > 0`` (with ``lam = 0`` the limit depends on the initialisation: use :func:`simulate`).
+        Must have ``lam > 0`` (with ``lam = 0`` the limit depends on the initialisation: use :func:`simulate`), and
+        ``gamma > 0`` for ``method="lbfgs"`` (``W(0) = 0`` is a saddle that the flow never leaves).
     d : int
         Input dimension (>= 2).
     reps, seed, features, n_jobs, progress, cache_dir
@@ -593,6 +581,10 @@ def train_to_convergence(setting: Setting, d: int, *, reps: int = 1, seed: int =
     ConvergenceResult
     """
     setting = _check_setting(setting)
+    if method == "lbfgs" and setting.gamma == 0:
+        raise ValueError("gamma must be > 0 for method='lbfgs' (allowed range (0, inf)): W(0) = 0 is a stationary "
+                         "point (a saddle) that gradient flow and L-BFGS never leave; use gamma > 0 (any small value "
+                         "escapes it) or method='convex' (whose problem has no saddle)")
     if setting.lam <= 0:
         raise ValueError("train_to_convergence needs lam > 0 (allowed range (0, inf)): with lam = 0 the long-time "
                          "limit depends on the initialisation and the dynamics; use simulate() instead")
@@ -608,7 +600,7 @@ def train_to_convergence(setting: Setting, d: int, *, reps: int = 1, seed: int =
     rank_cutoff = check_positive("rank_cutoff", rank_cutoff)
     if rank_cutoff >= 1:
         raise ValueError(f"rank_cutoff must be in (0, 1), got {rank_cutoff}")
-    _check_goe_memory(setting, d, features)
+    check_training_memory(setting, d, features)
 
     function = _converge_rep
     if cache_dir is not None:

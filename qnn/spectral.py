@@ -477,25 +477,30 @@ class SpectralLaw:
 
     def tail_integrals(self, b: np.ndarray | float) -> np.ndarray:
         """``int_b^inf rho f`` for ``f = 1, x, x^2, H, H x`` (rows, in this order), vectorised over ``b``."""
+        return self.split_integrals(b)[1]
+
+    def split_integrals(self, b: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+        """``(int_-inf^b rho f, int_b^inf rho f)`` for the five ``f`` of :meth:`tail_integrals`, each summed from
+        the pieces on its own side of ``b`` (no cancellation between the two)."""
         b = np.atleast_1d(np.asarray(b, dtype=float)).ravel()
         if b.size > 2048:                       # bound the (pieces, points, degree) work array
-            return np.concatenate([self.tail_integrals(c) for c in np.array_split(b, -(-b.size // 2048))], axis=1)
+            parts = [self.split_integrals(c) for c in np.array_split(b, -(-b.size // 2048))]
+            return np.concatenate([p[0] for p in parts], axis=1), np.concatenate([p[1] for p in parts], axis=1)
         lo, hi = self._lo[:, None], self._hi[:, None]
         u = (b[None, :] - lo) / (hi - lo)                      # (pieces, points)
-        # pieces entirely above b contribute their totals, pieces below b nothing (exactly); only the piece
-        # containing b needs its Chebyshev series
-        out = ((u <= 0.0).astype(float).T @ self._tot).T      # (5, points)
+        # pieces entirely above (below) b contribute their totals to the tail (head); only the piece containing b
+        # needs its Chebyshev series
+        tail = ((u <= 0.0).astype(float).T @ self._tot).T      # (5, points)
+        head = ((u >= 1.0).astype(float).T @ self._tot).T
         ip, im = np.nonzero((u > 0.0) & (u < 1.0))
         if ip.size:
             # t = 2 theta/pi - 1 with cos(theta) = 1 - 2u; T_k(t) = cos(k arccos t)
             phi = np.arccos(np.clip(2.0 * np.arccos(1.0 - 2.0 * u[ip, im]) / np.pi - 1.0, -1.0, 1.0))
             basis = np.cos(phi[:, None] * np.arange(self._anti.shape[-1]))
-            part = self._tot[ip] - np.einsum("ik,ijk->ij", basis, self._anti[ip])   # (inside, 5)
-            if np.unique(im).size == im.size:
-                out[:, im] += part.T
-            else:
-                np.add.at(out.T, im, part)
-        return out
+            below = np.einsum("ik,ijk->ij", basis, self._anti[ip])          # (inside, 5)
+            np.add.at(head.T, im, below)
+            np.add.at(tail.T, im, self._tot[ip] - below)
+        return head, tail
 
     def mass_above(self, b: np.ndarray | float) -> np.ndarray:
         """``int_b^inf rho_xi``."""

@@ -17,7 +17,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from .conventions import check_nonnegative, check_positive
-from .fixed_point_equations import curve_point
+from .fixed_point_equations import curve_point, law
 
 __all__ = ["semicircle_tail_moment", "alpha_bo", "alpha_pr_plus", "alpha_pr", "alpha_inter",
            "parameter_count", "omega0", "kappa_saturation"]
@@ -159,6 +159,10 @@ def alpha_inter(kappa: float, kappa_star: float, noise: float = 0.0) -> float:
     for i in range(len(grid) - 1):
         if vals[i] * vals[i + 1] <= 0:
             xi = brentq(lambda x: c_of(x)[0], grid[i], grid[i + 1], xtol=1e-12, rtol=1e-12)
+            if not law(kappa_star, xi).converged:
+                raise ValueError(f"noise = {noise!r} is too small to resolve the noisy interpolation threshold (the "
+                                 f"effective noise xi = {xi:.2g} at the switch is below the resolved range of the "
+                                 f"spectral laws); use noise = 0 for the noiseless threshold")
             return c_of(xi)[1]
     raise ValueError(f"no interpolation transition found for kappa={kappa}, kappa_star={kappa_star}, "
                      f"noise={noise}: c(xi) keeps one sign on [{lo}, {hi}]")

@@ -58,11 +58,70 @@ def test_every_app_module_is_listed_by_the_launcher():
         assert getattr(apps, class_name).__name__ == class_name       # public name kept at qnn.apps
 
 
+def test_app_texts_cite_the_book_theory_pages():
+    """Issue 11: app texts cite the book's theory reference (book/theory/*.md), never THEORY.md."""
+    for name in APPS:
+        text = app_source(name).read_text()
+        assert "THEORY.md" not in text, name
+        for cited in __import__("re").findall(r"book/theory/[a-z_]+\.md", text):
+            assert cited.split("/")[-1][:-3] in {"conventions", "spectral_laws", "fixed_point", "thresholds", "dmft",
+                                                 "validation", "bayes_optimal"}, (name, cited)
+
+
 def test_voila_command_uses_local_host_and_tooling_flags(tmp_path):
     command = voila_command(tmp_path / "x.ipynb", 8123)
+    assert command[1:3] == ["-m", "qnn.voila"]                  # run_voila: the book's template on JUPYTER_PATH
     assert "--Voila.ip=127.0.0.1" in command and "--port=8123" in command and "--no-browser" in command
     assert "--VoilaConfiguration.extension_denylist=jupyterlab-jupytext" in command
+    assert "--template=qnn" in command
+    assert "--show_tracebacks=False" in command                  # issue 14 item 14: hidden by default
+    assert "--show_tracebacks=True" in voila_command(tmp_path, 8123, show_tracebacks=True)
     assert "--no-browser" not in voila_command(tmp_path, 8123, open_browser=True)
+
+
+def test_cli_show_tracebacks_option(monkeypatch):
+    seen = {}
+    monkeypatch.setattr("qnn.voila.serve", lambda app, **kwargs: seen.update(app=app, **kwargs) or 0)
+    assert main(["voila", "spectrum"]) == 0 and seen["show_tracebacks"] is False
+    assert main(["voila", "spectrum", "--show-tracebacks"]) == 0 and seen["show_tracebacks"] is True
+
+
+def test_voila_page_requests_nothing_from_a_cdn(tmp_path):
+    """The book's Voila template (apps/share/voila/templates/qnn) drops the Font Awesome stylesheets that Voila's
+    "lab" template loads from cdn.jsdelivr.net (issue 11: apps must work offline). A one-cell notebook served with
+    voila_command must give a page without any external stylesheet or script (mermaid's lazy import, only run
+    when a page holds a mermaid diagram, aside)."""
+    import re
+    import subprocess
+    import urllib.request
+
+    import nbformat
+
+    from qnn.voila import ROOT, free_port
+
+    notebook = tmp_path / "page.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")],
+                                            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                                     "language": "python"}}), notebook)
+    port = free_port()
+    process = subprocess.Popen(voila_command(notebook, port), cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=60) as response:
+                    page = response.read().decode()
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, "voila did not start"
+                time.sleep(0.5)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert "/voila/templates/qnn/static/" in page                  # the book's template was used
+    external = re.findall(r"<(?:link|script)[^>]*(?:href|src)=[\"']?(?:https?:)?//[^>]*>", page)
+    assert external == [] and "cdn.jsdelivr.net" not in page, external
 
 
 @pytest.mark.parametrize("port", [0, 70000, -1, 1.5, True])

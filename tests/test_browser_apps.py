@@ -4,8 +4,9 @@ For each app: convert its notebook (:func:`qnn.voila.build_app_notebooks`), star
 127.0.0.1 (:func:`qnn.voila.voila_command`, the command ``python -m qnn voila`` runs), open it in headless
 Chromium with every non-local request blocked, wait for the sliders and the plotly figure, then focus the first
 slider's handle and press ArrowRight a few times. Each press must change the figure's data (the plotly graph
-div's ``data``), the time from key press to changed data is the measured update latency, and no unexpected
-JavaScript error may occur.
+div's ``data``), the time from key press to changed data is the measured update latency; no JavaScript error may
+occur and no request may leave the machine (the book's Voila template drops the Font Awesome stylesheets Voila's
+"lab" template fetches from a CDN; the icons still render, from the bundled widget styles).
 
 Run:  ``python -m pytest -m browser tests/test_browser_apps.py``. With ``QNN_APPS_LATENCY_FILE=path.json`` the
 measured latencies are written there (``benchmarks/bench_apps.py --browser`` does this).
@@ -29,8 +30,6 @@ from qnn.voila import APPS, build_app_notebooks, free_port, voila_command
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
-#: Console messages that are not errors of the apps.
-BENIGN_ERRORS = ("Failed to load resource: net::ERR_FAILED",)   # the blocked non-local requests (CDN fonts)
 N_PRESSES = 3
 START_TIMEOUT_S = 60
 READY_TIMEOUT_MS = 150_000     # kernel start + first computation on 2 busy cores
@@ -125,9 +124,11 @@ def test_app_loads_and_slider_changes_figure(app, notebooks, browser, latencies,
             _check_click_selects_point(page)
         status = page.locator(".qnn-app-status").all_inner_texts()
         assert page.locator(".qnn-app-error").count() == 0, f"{app}: error message after slider move: {status}"
-        non_local = [u for u in blocked if not u.startswith("data:")]
-        unexpected = [e for e in errors if not (any(b in e for b in BENIGN_ERRORS) and blocked)]
-        assert unexpected == [], f"{app}: JavaScript errors {unexpected} (blocked requests: {non_local[:5]})"
+        assert blocked == [], f"{app}: requests leaving the machine: {blocked[:5]}"
+        assert errors == [], f"{app}: JavaScript errors {errors}"
+        icons = page.evaluate("() => Array.from(document.querySelectorAll('.fa')).map("
+                              "i => getComputedStyle(i, '::before').fontFamily)")
+        assert all("Awesome" in family for family in icons), f"{app}: icons without their font: {icons}"
         latencies[app] = {"load_seconds": round(load_seconds, 2), "slider_to_figure_seconds":
                           [round(v, 3) for v in measured], "median_seconds": round(statistics.median(measured), 3)}
         print(f"{app}: page ready in {load_seconds:.1f} s, slider-to-figure latency {latencies[app]}")

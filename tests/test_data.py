@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from qnn.conventions import Setting
-from qnn.data import goe, init_student, make_dataset, rep_generators, sample_teacher
+from qnn.data import (check_training_memory, goe, init_student, make_dataset, memory_limit_bytes, rep_generators,
+                      sample_teacher, training_memory_bytes)
 
 SETTING = Setting(alpha=0.5, kappa=0.7, kappa_star=0.3, noise=0.2)
 
@@ -154,3 +155,44 @@ def test_bad_shapes_in_dataset_methods():
         data.predict()
     with pytest.raises(ValueError, match="v must have shape"):
         data.weighted_features(np.ones(data.n + 1))
+
+
+# --- issue 14 item 9: sizes are checked up front, with the estimate in the message ----------------------------------
+def test_gaussian_features_at_d3000_fail_early_with_the_memory_estimate():
+    """make_dataset at d = 3000, alpha = 0.5 used to die in numpy: MemoryError, Unable to allocate 101 GiB."""
+    setting = Setting(alpha=0.5, kappa=0.5, kappa_star=0.3)
+    n, m, _ = setting.dims(3000)
+    expected = 8 * (n * 3000 + 2 * n * m) / 2**30           # the inputs X plus two n x m products: ~ 152 GiB
+    with pytest.raises(ValueError, match=r"features='gaussian' at d=3000.* needs about (\d+) GiB") as error:
+        make_dataset(setting, 3000, np.random.default_rng(0))
+    stated = float(error.value.args[0].split("needs about ")[1].split(" GiB")[0])
+    assert stated == pytest.approx(expected, rel=0.01)
+    assert training_memory_bytes(setting, 3000) / 2**30 == pytest.approx(stated, rel=1e-3)
+
+
+def test_goe_memory_check_and_its_environment_override(monkeypatch):
+    setting = Setting(alpha=2.0, kappa=1.0, kappa_star=1.0)
+    with pytest.raises(ValueError, match="features='goe' at d=120"):       # ~ 8 * 28800 * 7260 B = 1.6 GiB
+        monkeypatch.setenv("QNN_MEMORY_LIMIT_GIB", "1")
+        check_training_memory(setting, 120, "goe")
+    monkeypatch.setenv("QNN_MEMORY_LIMIT_GIB", "2")
+    check_training_memory(setting, 120, "goe")
+    monkeypatch.setenv("QNN_MEMORY_LIMIT_GIB", "lots")
+    with pytest.raises(ValueError, match="QNN_MEMORY_LIMIT_GIB"):
+        check_training_memory(setting, 120, "goe")
+    monkeypatch.delenv("QNN_MEMORY_LIMIT_GIB")
+    assert memory_limit_bytes() == 6 * 2**30
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: make_dataset(Setting(1e308, 0.5, 0.3), 10, np.random.default_rng()), "alpha"),
+    (lambda: make_dataset(Setting(1e12, 0.5, 0.3), 10, np.random.default_rng()), "alpha=1e\\+12"),
+    (lambda: sample_teacher(10, 1e308, np.random.default_rng()), "kappa_star"),
+    (lambda: sample_teacher(10, 1e12, np.random.default_rng()), "kappa_star"),
+    (lambda: init_student(10, 10**12, 1.0, np.random.default_rng()), "m"),
+    (lambda: goe(1000, np.random.default_rng(), size=10**4), "size"),
+])
+def test_huge_sizes_raise_value_error_before_allocating(call, name):
+    """Issue 14 item 9: Setting(1e308, .5, .3) gave OverflowError; huge arrays gave numpy's MemoryError."""
+    with pytest.raises(ValueError, match=name):
+        call()

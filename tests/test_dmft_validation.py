@@ -28,6 +28,7 @@ def comparisons():
         comp, theory = validation.compare(name, setting, progress=False)
         assert comp.dmft_converged, theory.reason
         print(validation.comparison_table([comp]))
+        print(validation.acceptance_table([comp]))
         out[name] = comp
     return out
 
@@ -39,6 +40,21 @@ def comparisons():
 KNOWN_MSE_FAILURES = {"B"}
 KNOWN_LOSS_FAILURES = {"A", "B", "C"}
 KNOWN_EARLY_LOSS_FAILURES = {"B"}
+
+
+# Issue 13's acceptance: at t = 5 and 10, the DMFT (3 seeds, converged by the per-time test) within 2 combined
+# standard errors of the simulations extrapolated linearly in 1/d (d = 40, 60, 80) to d = infinity, or within 3%.
+# Declared before measuring with the new stopping test, from issue 13's sweep-by-sweep diagnosis (d_eff = 80): A's
+# gap closes at convergence; B (MSE -12%, Loss_train -34%) and C (Loss_train -20%) keep one.
+KNOWN_ACCEPTANCE_FAILURES = {("B", "mse"), ("B", "loss"), ("C", "loss")}
+
+
+@pytest.mark.parametrize("metric", ["mse", "loss"])
+@pytest.mark.parametrize("name", sorted(validation.SETTINGS))
+def test_dmft_matches_simulations_extrapolated_to_infinite_d(comparisons, name, metric, request):
+    if (name, metric) in KNOWN_ACCEPTANCE_FAILURES:
+        request.applymarker(pytest.mark.xfail(strict=True, reason="gap after convergence (issue 13)"))
+    assert comparisons[name].accepted(metric), validation.acceptance_table([comparisons[name]])
 
 
 @pytest.mark.parametrize("name", sorted(validation.SETTINGS))
@@ -73,7 +89,7 @@ def test_loss_matches_goe_simulations_up_to_t5(comparisons, name, request):
 
 def test_gaussian_features_approach_the_dmft_as_d_grows():
     """With Gaussian-input features (the network itself) the late-time test error sits above the DMFT by a
-    finite-size gap that shrinks with d (THEORY.md section 6)."""
+    finite-size gap that shrinks with d (theory: book/theory/validation.md)."""
     comp, _ = validation.compare("A", validation.SETTINGS["A"], features="gaussian", progress=False)
     late = comp.t > 1.0
     gap = np.mean((comp.sim_mse[:, late] - comp.dmft_mse[late]) / comp.dmft_mse[late], axis=1)

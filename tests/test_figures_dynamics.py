@@ -1,14 +1,13 @@
 """Tests of the dynamics chapter's figure-data helpers (qnn.figures.dynamics)."""
 import numpy as np
-import pytest
 
-import qnn
 from qnn import figdata
 from qnn.figures.dynamics import FIG20_PAIRS
 
 
 def test_registered_figures_and_grids():
-    names = {"dyn_dmft", "dyn_fig1", "dyn_fig5", "dyn_fig9", "dyn_fig10", "dyn_fig12", "dyn_fig13", "dyn_fig14", "dyn_fig20"}
+    names = {"dyn_dmft", "dyn_fig1", "dyn_fig5", "dyn_fig9", "dyn_fig10", "dyn_fig12", "dyn_fig13", "dyn_fig14",
+             "dyn_fig20"}
     assert names <= set(figdata.registry())
     tasks = figdata.tasks_of(figdata.spec("dyn_fig20"))
     pairs = {tuple(task["pair"][:2]) for task in tasks}

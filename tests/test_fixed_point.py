@@ -141,6 +141,17 @@ def test_bad_input(call):
         call()
 
 
+def test_tiny_kappa_star_reports_instead_of_crashing():
+    """Issue 14, item 8: fixed_point(Setting(.3, .5, 1e-6, lam=.01)) raised "math domain error" (the MSE, a small
+    difference of numbers of size 1/kappa*, came out negative). Now: a finite, non-negative MSE below the zero
+    estimator's, or converged=False with a reason; kappa* = 1e-3 converges."""
+    for ks in (1e-3, 1e-6):
+        fp = fixed_point(Setting(0.3, 0.5, ks, lam=0.01))
+        assert math.isfinite(fp.mse) and 0 <= fp.mse <= 1 + 1 / ks, (ks, fp)
+        assert fp.converged or fp.reason, (ks, fp)
+    assert fixed_point(Setting(0.3, 0.5, 1e-3, lam=0.01)).converged
+
+
 def test_exports():
     assert qnn.fixed_point is fixed_point and qnn.thresholds.alpha_pr is thresholds.alpha_pr
     assert issubclass(FixedPointError, RuntimeError)
@@ -336,3 +347,41 @@ def test_branch_switch_at_noisy_interpolation_threshold():
     assert peak > max(below.mse, above.mse)
     small = [fixed_point(Setting(a, 0.4, 0.3, noise=1.0, lam=lam)).mse for lam in (1e-3, 1e-4, 1e-5)]
     assert small[0] < small[1] < small[2] < peak
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Fast path (default) against the reference path (issue 17): 1e-6 relative on the MSE, same branch and flag
+# ------------------------------------------------------------------------------------------------------------------
+from theory_grid import GRID  # noqa: E402
+
+
+def _grid_id(s):
+    return f"a{s.alpha}-k{s.kappa}-ks{s.kappa_star}-D{s.noise}-l{s.lam}"
+
+
+@pytest.mark.parametrize("s", GRID, ids=_grid_id)
+def test_fast_path_matches_reference_path(s):
+    fast, ref = fixed_point(s), fixed_point(s, method="reference")
+    assert (fast.converged, fast.branch) == (ref.converged, ref.branch)
+    assert fast.mse == pytest.approx(ref.mse, rel=1e-6, abs=1e-14)
+    for name in ("xi", "q", "rank", "loss", "ise"):
+        assert getattr(fast, name) == pytest.approx(getattr(ref, name), rel=1e-5, abs=1e-12), name
+
+
+@pytest.mark.parametrize("s", [Setting(0.3, 0.4, 0.3, noise=1.0, lam=1e-3), Setting(0.3, 0.4, 0.3, noise=1.0),
+                               Setting(0.3, 0.35, 0.3, lam=0.05), Setting(0.3, 1.0, 0.3, noise=0.5, lam=1e-4)])
+def test_fast_curve_matches_reference_path_through_the_fold(s):
+    alphas = np.linspace(0.05, 0.6, 23)          # includes the double-descent peaks of the noisy settings
+    fast = fixed_point_curve(s, alphas)
+    ref = fixed_point_curve(s, alphas, method="reference")
+    assert fast.converged.all() and ref.converged.all()
+    assert fast.branch == ref.branch
+    np.testing.assert_allclose(fast.mse, ref.mse, rtol=1e-6)
+    np.testing.assert_allclose(fast.xi, ref.xi, rtol=1e-5)
+
+
+def test_method_is_checked():
+    with pytest.raises(ValueError, match="method"):
+        fixed_point(Setting(0.3, 0.5, 0.3, lam=0.1), method="quick")
+    with pytest.raises(ValueError, match="method"):
+        fixed_point_curve(Setting(0.3, 0.5, 0.3, lam=0.1), [0.2], method="quick")

@@ -65,6 +65,12 @@ def test_simulation_samples_and_unconverged_count():
     assert bad == 4
 
 
+def test_unconverged_note_counts_runs_over_figures():
+    assert lp.unconverged_note(_sim({0.1: [1.0, 2.0]}), _sim({0.2: [3.0]})) == "All 3 runs reached |G W|_F/√d ≤ 1e-6."
+    note = lp.unconverged_note(_sim({0.1: [1.0, 2.0]}), _sim({0.2: [3.0, 4.0]}, converged=False))
+    assert note == "2 of 4 runs stopped before |G W|_F/√d ≤ 1e-6 (kept in the averages)."
+
+
 def test_histogram_has_unit_area_and_cutoff_drops_zeros():
     sim = _sim({0.1: [1.0, 2.0, 3.0]})
     values, runs, total = lp.nonzero_eigenvalues(sim, 1e-5, alpha=0.1)

@@ -12,7 +12,7 @@ from qnn import simulate, train_to_convergence
 from qnn.conventions import Setting
 from qnn.data import init_student, make_dataset, rep_generators
 from qnn.network import flow_velocity, gradient_matrix, mse, stationarity
-from qnn.simulation import record_times
+from qnn.simulation import StepSizeError, record_times
 
 SETTING = Setting(alpha=0.5, kappa=0.7, kappa_star=0.3)
 REGULARISED = Setting(alpha=0.6, kappa=1.2, kappa_star=0.4, noise=0.2, lam=0.1)
@@ -321,3 +321,90 @@ def test_gd_stability_bound_from_the_largest_hessian_eigenvalue():
         distances[factor] = np.linalg.norm(W @ W.T - end.S[0])
     assert distances[0.9] < 1e-3
     assert distances[1.1] > 0.1
+
+
+# --- issue 14: no silently wrong numbers ------------------------------------------------------------------------------
+def test_gradient_descent_past_its_stability_limit_raises_early():
+    """Item 2: eta = 0.05 at alpha = .5, kappa = .5, kappa* = .3, d = 20 used to end at MSE 0.051 (flow: 0.0026)
+    without a warning. The objective's first rise (step 23 of 800) is reported, with the Hessian's lambda_max."""
+    setting = Setting(0.5, 0.5, 0.3)
+    for eta in (0.05, 0.07):
+        with pytest.raises(StepSizeError, match=r"eta too large.*objective rose.*lambda_max ~ \d") as error:
+            simulate(setting, 20, 40.0, eta=eta, n_records=10, progress=False)
+        assert isinstance(error.value, ValueError) and isinstance(error.value, FloatingPointError)
+        assert "eta = " + f"{eta:.4g}" in str(error.value)
+    # below the limit GD still runs and stays within O(eta) of the flow (eta = 0.04 is the largest stable step here)
+    flow = simulate(setting, 20, 40.0, n_records=10, progress=False)
+    gd = simulate(setting, 20, 40.0, eta=0.04, n_records=10, progress=False)
+    assert abs(gd.mse[0, -1] - flow.mse[0, -1]) < 0.05 * flow.mse[0, -1]
+
+
+def test_integrate_flow_checks_the_objective_given_with_the_velocity():
+    """On E(W) = a |W|^2 / 2 (velocity a W) GD is stable for eta a < 2: the check must pass at 1.9, fail at 2.1."""
+    from qnn.simulation import integrate_flow
+
+    a, W0 = 10.0, np.ones((3, 2))
+    for eta, stable in ((0.19, True), (0.21, False)):
+        times = eta * np.arange(0, 201, 50)      # 200 steps: |1 - eta a|^200 = 7e-10 at eta a = 1.9
+        records = []
+
+        def run(times=times, eta=eta, records=records):
+            integrate_flow(lambda W: a * W, W0, times, eta, 1e-4, 1e-7, lambda k, W: records.append(W.copy()),
+                           velocity_energy=lambda W: (a * W, 0.5 * a * float(np.sum(W * W))))
+        if stable:
+            run()
+            assert len(records) == 5 and np.abs(records[-1]).max() < 1e-8
+        else:
+            with pytest.raises(StepSizeError, match=r"lambda_max ~ 10 \(eta \* lambda_max = 2.1\)"):
+                run()
+
+
+def test_lbfgs_refuses_gamma_zero_and_flags_a_saddle():
+    """Item 3: gamma = 0 (and gamma = 1e-20) used to report converged=True after 0 iterations at the saddle W = 0,
+    MSE 3.80 (gamma = 1e-12 reaches MSE 6e-4)."""
+    setting = Setting(0.5, 0.5, 0.3, lam=0.01, gamma=0.0)
+    with pytest.raises(ValueError, match="gamma must be > 0 for method='lbfgs'"):
+        train_to_convergence(setting, 10, progress=False)
+    tiny = train_to_convergence(setting.replace(gamma=1e-20), 10, progress=False)
+    assert not tiny.converged[0] and tiny.reason[0].startswith("saddle point") and tiny.mse[0] > 3
+    small = train_to_convergence(setting.replace(gamma=1e-12), 10, progress=False)
+    assert small.converged[0] and small.mse[0] < 1e-3, small.reason
+    convex = train_to_convergence(setting, 10, method="convex", progress=False)   # convex: no saddle at S = 0
+    assert convex.converged[0] and convex.mse[0] == pytest.approx(small.mse[0], rel=1e-3)
+
+
+def test_convex_iteration_cap_is_reported_as_such():
+    """Item 4: max_iter=1 used to say "width cap binds" instead of naming the iteration cap."""
+    result = train_to_convergence(Setting(0.5, 0.5, 0.3, lam=0.01), 10, method="convex", max_iter=1, progress=False)
+    assert not result.converged[0] and result.reason[0].startswith("max_iter=1 reached")
+    assert "rank 8 > m = 5" in result.reason[0]
+
+
+@pytest.mark.parametrize("method", ["lbfgs", "convex"])
+def test_rank_of_a_zero_estimator_is_zero(method):
+    """Item 4: at lam = 1e6 the estimator is 0 (eigenvalues ~1e-33) and used to get rank 0.5 (relative cutoff)."""
+    result = train_to_convergence(Setting(0.5, 0.5, 0.3, lam=1e6), 10, method=method, progress=False)
+    assert result.converged[0] and result.eigenvalues[0, -1] < 1e-20
+    assert result.rank[0] == 0
+    finite = train_to_convergence(Setting(0.5, 0.5, 0.3, lam=1.0), 10, method=method, progress=False)
+    assert finite.rank[0] == pytest.approx(0.2)          # two eigenvalues 1.28 and 2.86 of ten: unaffected
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: simulate(Setting(1e308, 0.5, 0.3), 10, 1.0, progress=False), "alpha"),
+    (lambda: train_to_convergence(Setting(1e308, 0.5, 0.3, lam=0.1), 10, progress=False), "alpha"),
+    (lambda: simulate(Setting(0.5, 0.5, 0.3), 3000, 1.0, progress=False), "features='gaussian' at d=3000"),
+    (lambda: train_to_convergence(Setting(0.5, 0.5, 0.3, lam=0.1), 3000, progress=False), "GiB"),
+])
+def test_huge_problems_fail_up_front_with_value_error(call, name):
+    """Item 9: OverflowError from Setting(1e308, ...) and numpy MemoryError (101 GiB) at d = 3000."""
+    with pytest.raises(ValueError, match=name):
+        call()
+
+
+@pytest.mark.parametrize("kwargs, lam", [(dict(t_max=1e12), 0.0), (dict(t_max=1e3), 1e6),
+                                         (dict(t_max=1e3, eta=1e-6), 0.0)])
+def test_hopeless_run_lengths_are_refused_up_front(kwargs, lam):
+    """A run needing > 1e8 steps (t_max = 1e12; lam = 1e6 makes the explicit step ~1e-6) used to run silently."""
+    with pytest.raises(ValueError, match="t_max = .* is out of reach"):
+        simulate(Setting(0.5, 0.5, 0.3, lam=lam), 4, progress=False, **kwargs)

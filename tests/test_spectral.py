@@ -1,4 +1,5 @@
-"""Spectral laws (Theory: book/theory/spectral_laws.md): exact moments, histograms of sampled matrices, edges, quantiles."""
+"""Spectral laws (Theory: book/theory/spectral_laws.md): exact moments, histograms of sampled matrices, edges,
+quantiles."""
 import math
 
 import numpy as np

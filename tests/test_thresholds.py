@@ -70,7 +70,7 @@ def test_tail_moments_against_quadrature():
     from scipy.integrate import quad
     for x in (-1.7, -0.3, 0.0, 0.8, 1.9):
         for k in (0, 1, 2):
-            ref = quad(lambda t: t ** k * math.sqrt(4 - t * t) / (2 * math.pi), x, 2)[0]
+            ref = quad(lambda t, k=k: t ** k * math.sqrt(4 - t * t) / (2 * math.pi), x, 2)[0]
             assert float(th.semicircle_tail_moment(k, x)) == pytest.approx(ref, abs=1e-12)
 
 
@@ -118,3 +118,18 @@ def test_theory_modules_import_without_cycles():
         return any(d == goal or (d not in seen and reaches(d, goal, seen + (d,))) for d in graph.get(start, ()))
     assert [m for m in theory if reaches(m, m)] == []
     assert "fixed_point" not in graph["thresholds"] and "thresholds" not in graph["fixed_point_equations"]
+
+
+def test_noisy_alpha_inter_tends_to_noiseless_or_refuses():
+    """Issue 14, item 1: alpha_inter(0.5, 0.3, noise=1e-12) returned 0.5356 and noise=1e-14 -172221 (the MSE lost
+    to cancellation against 1 + 1/kappa* at xi ~ noise). Now every tiny noise gives a value within 1e-3 of the
+    noiseless 0.36938 (the threshold moves continuously: 0.36933 at 1e-10) or a ValueError naming ``noise``."""
+    noiseless = th.alpha_inter(0.5, 0.3)
+    for noise in (1e-10, 1e-11, 1e-12, 1e-13, 1e-14, 1e-15, 1e-20):
+        try:
+            value = th.alpha_inter(0.5, 0.3, noise=noise)
+        except ValueError as exc:
+            assert "noise" in str(exc)
+            continue
+        assert abs(value - noiseless) < 1e-3, (noise, value)
+    assert th.alpha_inter(0.5, 0.3, noise=1e-10) == pytest.approx(noiseless, abs=1e-3)

@@ -121,7 +121,7 @@ class App:
             messages = self._compute_and_draw()
         except (ValueError, FixedPointError) as error:
             messages = [("error", f"{error}. The figure shows the last valid parameters.")]
-        except Exception as error:  # noqa: BLE001 - a slider must never show a traceback; report the bug
+        except Exception as error:  # any bug: a slider must never show a traceback; report it instead
             traceback.print_exc()
             messages = [("error", f"unexpected {type(error).__name__}: {error} (please report this)")]
         self.last_update_seconds = time.perf_counter() - start

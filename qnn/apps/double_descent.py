@@ -87,6 +87,31 @@ def _merge(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[str, np.n
     return {k: v[order] for k, v in both.items()}
 
 
+def _refined_points(setting: Setting, xi_grid: np.ndarray, low: float, high: float,
+                    max_extra: int) -> dict[str, np.ndarray]:
+    """The curve on ``xi_grid``, then a bounded refinement: xi midpoints inserted (at most ``max_extra`` in all,
+    three rounds) where consecutive points are far apart on the plotted scales of the window ``[low, high]``."""
+    pts = _curve_arrays(xi_branch(setting, xi_grid, refine=False))
+    for _ in range(3):
+        budget = max_extra - (pts["alpha"].size - len(xi_grid))
+        if budget <= 0 or pts["alpha"].size < 2:
+            break
+        a, m = pts["alpha"], np.maximum(pts["mse"], 1e-300)
+        visible = ((a[:-1] >= low) | (a[1:] >= low)) & ((a[:-1] <= high) | (a[1:] <= high))
+        gap = np.abs(np.diff(a)) / (high - low) + np.abs(np.diff(np.log(m))) / 4.0
+        gap = np.where(visible, gap, 0.0)
+        worst = np.argsort(gap)[::-1][:budget]
+        worst = worst[gap[worst] > 0.04]
+        if worst.size == 0:
+            break
+        new_xi = np.unique(np.sqrt(pts["xi"][worst] * pts["xi"][worst + 1]))
+        new_xi = new_xi[np.isfinite(new_xi) & (new_xi > 0)]
+        if new_xi.size == 0:
+            break
+        pts = _merge(pts, _curve_arrays(xi_branch(setting, new_xi, refine=False)))
+    return pts
+
+
 def double_descent_curves(kappa: float, kappa_star: float, noise: float, lam: float, *,
                           alpha_range: tuple[float, float] = (0.01, 0.8),
                           xi_grid: np.ndarray = XI_GRID, max_extra: int = MAX_EXTRA_XI) -> DoubleDescentCurves:
@@ -117,25 +142,7 @@ def double_descent_curves(kappa: float, kappa_star: float, noise: float, lam: fl
         raise ValueError(f"alpha_range must be (low, high) with 0 < low < high < inf, got {alpha_range!r}")
     max_extra = check_int("max_extra", max_extra, minimum=0)
     notes: list[tuple[str, str]] = []
-    pts = _curve_arrays(xi_branch(setting, np.asarray(xi_grid, dtype=float), refine=False))
-    # bounded refinement: insert xi midpoints where consecutive points are far apart on the plotted scales
-    for _ in range(3):
-        budget = max_extra - (pts["alpha"].size - len(xi_grid))
-        if budget <= 0 or pts["alpha"].size < 2:
-            break
-        a, m = pts["alpha"], np.maximum(pts["mse"], 1e-300)
-        visible = ((a[:-1] >= low) | (a[1:] >= low)) & ((a[:-1] <= high) | (a[1:] <= high))
-        gap = np.abs(np.diff(a)) / (high - low) + np.abs(np.diff(np.log(m))) / 4.0
-        gap = np.where(visible, gap, 0.0)
-        worst = np.argsort(gap)[::-1][:budget]
-        worst = worst[gap[worst] > 0.04]
-        if worst.size == 0:
-            break
-        new_xi = np.unique(np.sqrt(pts["xi"][worst] * pts["xi"][worst + 1]))
-        new_xi = new_xi[np.isfinite(new_xi) & (new_xi > 0)]
-        if new_xi.size == 0:
-            break
-        pts = _merge(pts, _curve_arrays(xi_branch(setting, new_xi, refine=False)))
+    pts = _refined_points(setting, np.asarray(xi_grid, dtype=float), low, high, max_extra)
     perfect_from = math.nan
     if lam == 0 and noise == 0:
         perfect_from = float(alpha_pr_plus(kappa, kappa_star))
@@ -173,6 +180,9 @@ def double_descent_curves(kappa: float, kappa_star: float, noise: float, lam: fl
 
 
 _DD_PANELS = ("mse", "loss_train", "ise")
+#: Horizontal gap between two panels of the double-descent figure, as a fraction of the plotting width (room for
+#: the tick labels and the title of the next panel's y axis).
+DD_PANEL_GAP = 0.07
 
 
 def _positive(values: np.ndarray) -> np.ndarray:
@@ -210,8 +220,17 @@ def threshold_legend_html(thresholds: dict[str, float]) -> str:
 
 
 def double_descent_figure(curves: DoubleDescentCurves, *, widget: bool = False) -> go.Figure:
-    """Three panels (MSE, Loss_train, ISE vs alpha) with the threshold lines; a ``FigureWidget`` if ``widget``."""
-    fig = plotting.new_figure("alpha", ["mse", "loss_train", "ise"], rows=1, cols=3, height=430, width=1150)
+    """Three panels (MSE, Loss_train, ISE vs alpha) with the threshold lines; a ``FigureWidget`` if ``widget``.
+
+    The figure takes the width of its container (no fixed width) and the panels share it with narrow gaps
+    (:data:`DD_PANEL_GAP`), so that the three plots use the full width of the app.
+    """
+    fig = plotting.new_figure("alpha", ["mse", "loss_train", "ise"], rows=1, cols=3, height=430)
+    panel = (1.0 - 2 * DD_PANEL_GAP) / 3
+    for index in range(3):
+        start = index * (panel + DD_PANEL_GAP)
+        fig.layout[f"xaxis{index + 1 if index else ''}"].domain = [start, min(start + panel, 1.0)]
+    fig.update_layout(autosize=True)
     fig.update_yaxes(type="log", exponentformat="power", row=1, col=1)
     fig.update_yaxes(type="log", exponentformat="power", row=1, col=2)
     fig.update_xaxes(range=list(curves.alpha_range))
@@ -299,7 +318,8 @@ class DoubleDescentApp(App):
         self.legend = widgets.HTML(value=threshold_legend_html(self.curves.thresholds))
         self.sim_d = widgets.IntSlider(value=20, min=8, max=40, step=2, description="d", continuous_update=False)
         self.sim_button = widgets.Button(description="add simulation points", icon="play",
-                                         tooltip="train networks at d (GOE features, 2 seeds) at 5 alphas")
+                                         tooltip="train networks at d (GOE features, 2 seeds) at 5 alphas",
+                                         layout={"width": "auto"})
         self.sim_progress = widgets.IntProgress(value=0, min=0, max=1, description="", layout={"width": "200px"})
         self.sim_progress.layout.visibility = "hidden"
         self.sim_button.on_click(self.add_simulation_points)

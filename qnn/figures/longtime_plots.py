@@ -18,7 +18,7 @@ from .. import plotting
 from ..figdata import FigureData
 
 __all__ = ["theory_result", "simulation_samples", "agreement", "agreement_summary", "sweep_traces", "on_panel",
-           "vertical_line", "assemble",
+           "vertical_line", "assemble", "sweep_figure", "unconverged_note",
            "histogram_trace", "nonzero_eigenvalues"]
 
 
@@ -170,13 +170,42 @@ def assemble(base: go.Figure, traces: Sequence[go.Scatter | go.Bar]) -> go.Figur
     :mod:`qnn.plotting` (:data:`qnn.plotting.ERROR_BAR_NOTE`) below the figure."""
     for trace in traces:
         base.add_trace(trace)
-    reps = sorted({t.meta["reps"] for t in base.data if isinstance(t.meta, dict) and t.meta.get("kind") == "simulation"})
+    reps = sorted({t.meta["reps"] for t in base.data
+                   if isinstance(t.meta, dict) and t.meta.get("kind") == "simulation"})
     if reps:
         text = plotting.ERROR_BAR_NOTE.format(reps=reps[0] if len(reps) == 1 else f"{reps[0]}-{reps[-1]}")
         base.add_annotation(name="error-bar-note", text=text, showarrow=False, xref="paper", yref="paper", x=1.0,
                             y=-0.2, xanchor="right", yanchor="top", font=dict(size=11, color="#555"))
         base.update_layout(margin=dict(b=90))
     return base
+
+
+def sweep_figure(theory: FigureData, sim: FigureData | None, *, vary: str, values: Sequence[Any],
+                 quantities: Sequence[str] = ("mse", "loss_train"), theory_select: Mapping[str, Any] | None = None,
+                 sim_select: Mapping[str, Any] | None = None, sim_values: Sequence[Any] | None = None,
+                 y_ranges: Sequence[Sequence[float] | None] = (None, None), x_range: Sequence[float] = (0, 0.62),
+                 extra: Sequence[go.Scatter | go.Bar] = ()) -> go.Figure:
+    """One row of panels (one per quantity, log y) of theory lines + simulation markers vs alpha
+    (:func:`sweep_traces` on a :func:`qnn.plotting.new_figure`), plus ``extra`` traces; ``y_ranges`` in data units."""
+    base = plotting.new_figure("alpha", list(quantities), log_y=True, x_range=x_range, rows=1,
+                               cols=len(quantities))
+    for index, y_range in enumerate(y_ranges):
+        if y_range is not None:
+            suffix = "" if index == 0 else str(index + 1)
+            base.layout[f"yaxis{suffix}"].range = [np.log10(y_range[0]), np.log10(y_range[1])]
+    traces = sweep_traces(theory, sim, vary=vary, values=values, quantities=quantities,
+                          theory_select=theory_select, sim_select=sim_select, sim_values=sim_values)
+    return assemble(base, [*traces, *extra])
+
+
+def unconverged_note(*sims: FigureData) -> str:
+    """Sentence for a caption: how many runs of ``sims`` (results of ``train_to_convergence``) stopped before the
+    stationarity tolerance ``|G W|_F / sqrt(d) <= 1e-6`` (a result without a ``converged`` entry counts as
+    converged)."""
+    bad = sum(not r.get("converged", True) for sim in sims for r in sim.results)
+    total = sum(len(sim.results) for sim in sims)
+    return (f"All {total} runs reached |G W|_F/√d ≤ 1e-6." if bad == 0 else
+            f"{bad} of {total} runs stopped before |G W|_F/√d ≤ 1e-6 (kept in the averages).")
 
 
 def agreement_summary(rows: Sequence[tuple[str, pd.DataFrame]]) -> pd.DataFrame:
