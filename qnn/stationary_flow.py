@@ -104,10 +104,15 @@ def flow_to_stationarity(setting: Setting, d: int, *, seed: int = 0, rep: int = 
     W = init_student(d, m, setting.gamma, gens.init)
     t, interval, n_gradients = 0.0, min(first_check, t_max), 0
     velocity = lambda V: flow_velocity(data, V, setting.lam)  # noqa: E731
+    end: list[np.ndarray] = []
+
+    def keep_end(k: int, V: np.ndarray) -> None:
+        if k == 1:
+            end.append(V.copy())
+
     while True:
-        end: list[np.ndarray] = []
-        n_gradients += integrate_flow(velocity, W, np.array([0.0, interval]), None, rtol, atol,
-                                      lambda k, V: end.append(V.copy()) if k == 1 else None)
+        end.clear()
+        n_gradients += integrate_flow(velocity, W, np.array([0.0, interval]), None, rtol, atol, keep_end)
         W, t = end[0], t + interval
         S = W @ W.T
         size = stationarity(gradient_matrix(data, S, lam=setting.lam), S)

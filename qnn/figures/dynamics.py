@@ -314,8 +314,9 @@ def dyn_fig20_bias(task: dict) -> dict:
     return {"t": run.t[keep], "mse": run.mse[0][keep]}
 
 
-def fig20_bias_estimates(data, main=None) -> "pandas.DataFrame":
-    """Threshold estimates of the bias study (cached ``dyn_fig20_bias``): one row per (kappa, kappa*, dim, t).
+def fig20_bias_estimates(data, main=None):
+    """Threshold estimates of the bias study (cached ``dyn_fig20_bias``) as a pandas DataFrame: one row per
+    (kappa, kappa*, dim, t).
 
     Columns ``kappa, kappa_star, dim, t, estimate, low, high``: :func:`qnn.threshold_estimate.estimate_threshold`
     on the MSE at time ``t`` of the runs at dimension ``dim`` (9 alphas x reps). With ``main`` (the cached
