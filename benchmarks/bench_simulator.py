@@ -1,7 +1,7 @@
 """Benchmark: time per gradient-descent step of the simulator vs a feature-tensor reference.
 
 One GD step is ``W <- W - eta G W`` with ``G = (d/n) sum_mu (tr(S Z_mu) - y_mu) Z_mu + 2 lambda I``
-(THEORY.md section 1). Compared, side by side in one run, at d = 50, 100, 150 (alpha = 0.5, kappa = 0.7,
+(book/theory/conventions.md). Compared, side by side in one run, at d = 50, 100, 150 (alpha = 0.5, kappa = 0.7,
 kappa* = 0.3):
 
 * ``qnn`` (gaussian inputs): :func:`qnn.network.flow_velocity`, O(n d m) through ``X W``; the n x d x d

@@ -2,10 +2,13 @@
 
 Subcommands
 -----------
-``data [FIGURE ...] [--d D] [--reps R] [--jobs J] [--scheduler ADDRESS]``
-    Regenerate (or resume) the cached simulation data of the book (``book/data/FIGURE.json``); all registered
-    figures when none is named. ``--list`` lists them with their defaults, ``--check`` reports which caches are
-    missing or stale without computing anything.
+``data [FIGURE ...] [--d D] [--reps R] [--jobs J] [--scheduler ADDRESS] [--out DIR] [--force]``
+    Regenerate (or resume) the cached data of the book (``book/data/FIGURE.json``); all registered figures when
+    none is named. Other sizes than a figure's defaults go to ``--out DIR`` (or need ``--force``). ``--list``
+    lists the figures with their defaults; ``--check`` verifies the caches (checksum, schema, code version, sizes,
+    task list) and recomputes tasks as ``--recompute`` says (default ``theory``: every theory task, which is
+    cheap; ``sample``: also each simulation figure's seeded sample, ``--check-seed``; ``all``: every task);
+    ``--upgrade`` converts format-1 caches to the current format.
 ``voila [APP] [--port P] [--browser] [--list]``
     Serve the interactive Voila apps (``apps/*.md``, see :mod:`qnn.voila`) on 127.0.0.1.
 
@@ -15,17 +18,22 @@ to ``SUBCOMMANDS``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from . import figdata
 from .voila import add_voila_subcommand
 
 
 def _positive_or_all(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value == 0 or value < -1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer or -1 (all cores), got {text}")
+        raise argparse.ArgumentTypeError(f"must be a positive integer or -1 (all cores), got {text!r}")
     return value
 
 
@@ -42,34 +50,71 @@ def _at_least(minimum: int) -> Callable[[str], int]:
     return parse
 
 
+def _list(figures: dict[str, figdata.FigureSpec]) -> int:
+    if not figures:
+        print("no figures registered")
+    for name, figure in figures.items():
+        size = "theory" if figure.deterministic else f"d={figure.d} reps={figure.reps}"
+        print(f"{name:<20} {size:<14} tasks={figdata.task_count(figure):<5} {figure.description}")
+    return 0
+
+
+def _check_one(name: str, figure: figdata.FigureSpec, args: argparse.Namespace) -> bool:
+    recompute = args.recompute
+    sample: int | str | None = None
+    if recompute == "all":
+        sample = "all"
+    elif recompute == "none" or (recompute == "theory" and not figure.deterministic):
+        sample = 0
+    try:
+        if sample == 0:
+            data = figdata.load(name, d=args.d, reps=args.reps, data_dir=args.out)
+            checked = "not recomputed"
+        else:
+            outcome = figdata.verify(name, sample=sample, seed=args.check_seed, d=args.d, reps=args.reps,
+                                     data_dir=args.out)
+            if not outcome.ok:
+                print(f"{name}: differs from the current code:\n  " + "\n  ".join(outcome.problems))
+                return False
+            data = figdata.load(name, d=args.d, reps=args.reps, data_dir=args.out)
+            checked = f"{len(outcome.checked)} task(s) recomputed agree ({outcome.seconds:.0f} s)"
+    except figdata.CacheError as error:
+        print(f"{name}: {error}")
+        return False
+    except Exception as error:  # a damaged cache must not stop the check of the others
+        print(f"{name}: error ({type(error).__name__}: {error})")
+        return False
+    size = ", ".join(f"{k}={v}" for k, v in data.params.items()) or "theory"
+    print(f"{name}: ok ({size}, {data.code_version}; {checked})")
+    return True
+
+
 def _data(args: argparse.Namespace) -> int:
     figures = figdata.registry()
     if args.list:
-        if not figures:
-            print("no figures registered")
-        for name, figure in figures.items():
-            n_tasks = len(figdata.tasks_of(figure))
-            print(f"{name:<16} d={figure.d:<4} reps={figure.reps:<3} tasks={n_tasks:<5} {figure.description}")
-        return 0
+        return _list(figures)
     names = args.figures or list(figures)
     unknown = [name for name in names if name not in figures]
     if unknown:
         print(f"error: unknown figure(s) {unknown}; known: {list(figures)}", file=sys.stderr)
         return 2
     if args.check:
-        status = 0
+        results = [_check_one(name, figures[name], args) for name in names]
+        return 0 if all(results) else 1
+    if args.upgrade:
         for name in names:
-            try:
-                data = figdata.load(name, d=args.d, reps=args.reps)
-            except figdata.CacheError as error:
-                print(f"{name}: {error}")
-                status = 1
-            else:
-                print(f"{name}: ok (d={data.d}, reps={data.reps}, {data.code_version})")
-        return status
-    for name in names:
-        path = figdata.generate(name, d=args.d, reps=args.reps, jobs=args.jobs, scheduler=args.scheduler)
-        print(f"{name}: wrote {path}")
+            print(f"{name}: {figdata.upgrade(name, data_dir=args.out)}")
+        return 0
+    try:
+        if args.scheduler is not None:
+            figdata.dask_client()
+        for name in names:
+            path = figdata.generate(name, d=args.d, reps=args.reps, jobs=args.jobs, scheduler=args.scheduler,
+                                    data_dir=args.out, force=args.force)
+            print(f"{name}: wrote {path}")
+    except (ValueError, ImportError, figdata.CacheError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -84,9 +129,19 @@ def _add_data(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--jobs", type=_positive_or_all, default=1, help="parallel worker processes (-1: all cores)")
     parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
                         help="run the tasks on a Dask cluster (e.g. tcp://host:8786); needs dask.distributed")
+    parser.add_argument("--out", metavar="DIR", type=Path, default=None,
+                        help="folder of the cache files (default: book/data); required for non-default --d/--reps")
+    parser.add_argument("--force", action="store_true",
+                        help="allow non-default --d/--reps in book/data (load and --check will refuse that cache)")
     parser.add_argument("--list", action="store_true", help="list the registered figures and exit")
     parser.add_argument("--check", action="store_true",
-                        help="report missing/stale caches without computing (exit 1 if any)")
+                        help="verify the caches against the code (exit 1 if any is missing, stale or differs)")
+    parser.add_argument("--recompute", choices=("none", "theory", "sample", "all"), default="theory",
+                        help="with --check: tasks to recompute (default theory: every theory task; sample: also "
+                             "each simulation figure's seeded sample; all: every task)")
+    parser.add_argument("--check-seed", type=_at_least(0), default=None,
+                        help="seed of the rotating sample (default: $QNN_CHECK_SEED or 0)")
+    parser.add_argument("--upgrade", action="store_true", help="convert format-1 caches to the current format")
     parser.set_defaults(handler=_data)
 
 
@@ -101,10 +156,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         add(subparsers)
     args = parser.parse_args(argv)
     try:
-        return args.handler(args)
+        status = args.handler(args)
+        sys.stdout.flush()  # a closed pipe shows up here, not at interpreter exit
+        return status
     except KeyboardInterrupt:
         print("\ninterrupted: finished tasks are kept; rerun the same command to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. ``python -m qnn data --list | head -2``: the reader left, not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

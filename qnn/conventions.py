@@ -1,6 +1,6 @@
 """The project's conventions, stated once.
 
-Everything in :mod:`qnn` follows ``THEORY.md`` (the project's reference derivation, section 1), which uses
+Everything in :mod:`qnn` follows the book's theory reference (book/theory/conventions.md), which uses
 the conventions of Martin, Biroli & Bach, *High-Dimensional Analysis of Gradient Flow for Extensive-Width
 Quadratic Neural Networks* (arXiv:2601.10483).
 
@@ -109,7 +109,7 @@ def check_features(features: str) -> str:
 
 @dataclass(frozen=True)
 class Setting:
-    """One point of the model's phase diagram (THEORY.md section 1).
+    """One point of the model's phase diagram (book/theory/conventions.md).
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Data: teacher, student initialisation, features and labels (THEORY.md section 1).
+"""Data: teacher, student initialisation, features and labels (book/theory/conventions.md).
 
 Conventions
 -----------

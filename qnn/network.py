@@ -1,4 +1,4 @@
-"""The quadratic network, its losses and its gradient flow (THEORY.md section 1).
+"""The quadratic network, its losses and its gradient flow (book/theory/conventions.md).
 
 All functions are pure. A student is given by its weights ``W`` (d x m) or by ``S = W W^T`` (d x d); the data by a
 :class:`qnn.data.Dataset` (either feature model).

@@ -1,4 +1,4 @@
-"""Finite-d Monte-Carlo oracle of the fixed point (THEORY.md section 3): a testing tool.
+"""Finite-d Monte-Carlo oracle of the fixed point (book/theory/fixed_point.md): a testing tool.
 
 Sample ``S* = W* W*^T / m*`` and GOE matrices ``Z`` at dimension ``d``; for given ``(xi, q)`` eigendecompose
 ``Y = S* + sqrt(xi) Z`` and apply the estimator of the fixed point: keep the eigenpairs with ``nu_i > q`` among the

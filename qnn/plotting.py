@@ -16,6 +16,7 @@ Helpers
 :func:`add_theory`              add a theory curve (line); :func:`theory_trace` builds the trace only.
 :func:`add_simulation`          add simulation markers: mean ± 2 std (ddof=0) over repetitions, from raw samples;
                                 :func:`simulation_trace` builds the trace only (for :func:`slider_figure`).
+:func:`add_note`                a grey note below the x axis (e.g. how error bars are computed).
 :func:`slider_figure`           a figure with a built-in plotly slider (or buttons) over precomputed trace groups;
                                 stays interactive in the static HTML book, no kernel needed.
 :func:`caption`                 the caption text, naming the paper figure it reproduces.
@@ -35,6 +36,7 @@ import csv
 import html
 import io
 import math
+import os
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -45,11 +47,19 @@ import plotly.io as pio
 from plotly.io._base_renderers import NotebookRenderer
 from plotly.subplots import make_subplots
 
-__all__ = ["PALETTE", "SYMBOLS", "ERROR_BAR_NOTE", "MEAN_ONLY_NOTE", "label", "color", "new_figure", "theory_trace",
-           "add_theory", "simulation_trace", "add_simulation",
+__all__ = ["PALETTE", "SYMBOLS", "ERROR_BAR_NOTE", "MEAN_ONLY_NOTE", "PLOTLY_CONFIG", "label", "color", "new_figure",
+           "theory_trace", "add_theory", "simulation_trace", "add_simulation", "add_note", "panel_names",
            "slider_figure", "caption", "figure_csv", "csv_download_link", "show"]
 
 _CDN_MATHJAX = re.compile(r'<script src="https://cdnjs\.cloudflare\.com/ajax/libs/mathjax/[^"]*"></script>')
+
+
+#: plotly's toolbar reduced to download / zoom / pan / reset, so that it stays clear of the figure's buttons.
+PLOTLY_CONFIG: dict[str, Any] = {
+    "displaylogo": False, "responsive": True,
+    "modeBarButtonsToRemove": ["zoomIn2d", "zoomOut2d", "autoScale2d", "lasso2d", "select2d",
+                               "toggleSpikelines", "hoverClosestCartesian", "hoverCompareCartesian"],
+}
 
 
 class _OfflineNotebookRenderer(NotebookRenderer):
@@ -57,7 +67,16 @@ class _OfflineNotebookRenderer(NotebookRenderer):
 
     The book's figures use no LaTeX, the book serves its own MathJax (offline), and a second MathJax loaded from a
     CDN would fail offline and compete with the page's copy online.
+
+    With ``QNN_PLOTLYJS=external`` in the environment (set by the book's Sphinx extension book/_ext/qnn_site.py
+    for the kernels that execute the pages) plotly.js is not inlined at all: the site loads it once from its
+    static files. Everywhere else (Voila apps, a plain notebook) it is inlined once per notebook, as plotly does.
     """
+
+    def activate(self) -> None:
+        if os.environ.get("QNN_PLOTLYJS") == "external":
+            return
+        super().activate()
 
     def to_mimebundle(self, fig_dict: dict) -> dict:
         bundle = super().to_mimebundle(fig_dict)
@@ -65,7 +84,8 @@ class _OfflineNotebookRenderer(NotebookRenderer):
         return bundle
 
 
-pio.renderers["notebook"] = _OfflineNotebookRenderer(config=pio.renderers["notebook"].config)
+pio.renderers["notebook"] = _OfflineNotebookRenderer(config={**(pio.renderers["notebook"].config or {}),
+                                                             **PLOTLY_CONFIG})
 pio.renderers.default = "notebook"
 
 #: matplotlib tab10: C0 blue, C1 orange, C2 green, ... (the paper's default colour cycle).
@@ -103,7 +123,8 @@ def _axis_name(kind: str, index: int) -> str:
 
 
 def new_figure(x: str | Sequence[str] | None = None, y: str | Sequence[str] | None = None, *, log_x: bool = False,
-               log_y: bool = False, x_range: Sequence[float] | None = None, y_range: Sequence[float] | None = None,
+               log_y: bool = False,
+               x_range: Sequence[float] | None = None, y_range: Sequence[float] | None = None,
                title: str | None = None, rows: int = 1, cols: int = 1,
                subplot_titles: Sequence[str] | None = None, height: int | None = None,
                width: int | None = None) -> go.Figure:
@@ -139,9 +160,12 @@ def new_figure(x: str | Sequence[str] | None = None, y: str | Sequence[str] | No
                             vertical_spacing=0.12)
     else:
         fig = go.Figure()
-    fig.update_layout(template="plotly_white", title=title, height=height or 420 * rows, width=width,
+    fig.update_layout(template="plotly_white", height=height or 420 * rows, width=width,
                       margin=dict(l=60, r=20, t=60 if title else 30, b=60),
-                      legend=dict(bgcolor="rgba(255,255,255,0.7)"), font=dict(size=13))
+                      legend=dict(bgcolor="rgba(255,255,255,0.7)", tracegroupgap=0), font=dict(size=13))
+    if title:  # at the very top of the figure, clear of a row of buttons (slider_figure) below it
+        fig.update_layout(title=dict(text=title, x=0.5, xanchor="center", yref="container", y=1.0, yanchor="top",
+                                     pad=dict(t=10), font=dict(size=15)))
     x_labels, y_labels = _per_panel("x", x, rows * cols), _per_panel("y", y, rows * cols)
     for index in range(1, rows * cols + 1):
         x_axis: dict[str, Any] = dict(showline=True, linecolor="black", mirror=True, ticks="outside",
@@ -288,14 +312,35 @@ def add_simulation(fig: go.Figure, x: Sequence[float], samples: Sequence[Sequenc
     return fig
 
 
+#: Pixels between the bottom of the plotting area and the top of a note (below the x-axis title).
+NOTE_OFFSET = 58
+#: Bottom margin (pixels) of a figure with a note below its x axis.
+NOTE_MARGIN = 92
+
+
+def add_note(fig: go.Figure, text: str, *, name: str = "note") -> go.Figure:
+    """Add a small grey note below the x-axis title of ``fig`` (right-aligned, at a fixed pixel distance from the
+    plotting area, so it never overlaps the axis title, whatever the figure's height)."""
+    fig.add_annotation(name=name, text=text, showarrow=False, xref="paper", yref="paper", x=1.0, y=0.0,
+                       yshift=-NOTE_OFFSET, xanchor="right", yanchor="top", font=dict(size=11, color="#555"))
+    sliders = list(fig.layout.sliders or [])
+    needed = NOTE_MARGIN + (SLIDER_HEIGHT if sliders else 0)
+    bottom = fig.layout.margin.b if fig.layout.margin.b is not None else 80
+    if bottom < needed:
+        fig.update_layout(margin=dict(b=needed))
+        if sliders and fig.layout.height:  # keep the plotting area's height
+            fig.update_layout(height=fig.layout.height + needed - bottom)
+    for slider in sliders:  # a slider starts below the note
+        if slider.pad.t is None or slider.pad.t < NOTE_MARGIN - 8:
+            slider.pad.t = NOTE_MARGIN - 8
+    return fig
+
+
 def _add_error_bar_note(fig: go.Figure, reps: int | str, error_bars: bool = True) -> None:
     if any(getattr(a, "name", None) == "error-bar-note" for a in fig.layout.annotations):
         return
     text = (ERROR_BAR_NOTE if error_bars else MEAN_ONLY_NOTE).format(reps=reps)
-    fig.add_annotation(name="error-bar-note", text=text, showarrow=False,
-                       xref="paper", yref="paper", x=1.0, y=-0.2, xanchor="right", yanchor="top",
-                       font=dict(size=11, color="#555"))
-    fig.update_layout(margin=dict(b=90))
+    add_note(fig, text, name="error-bar-note")
 
 
 def slider_figure(groups: Mapping[str, Sequence[go.Scatter]] | Sequence[tuple[str, Sequence[go.Scatter]]], *,
@@ -350,15 +395,33 @@ def slider_figure(groups: Mapping[str, Sequence[go.Scatter]] | Sequence[tuple[st
     steps = []
     for index, (step_label, _) in enumerate(items):
         visible = [True] * n_static + [o == index for o in owner]
-        steps.append(dict(method="restyle", args=[{"visible": visible}], label=str(step_label)))
+        text = str(step_label)
+        if control == "buttons" and "=" not in text:
+            text = f"{label(parameter)} = {text}"
+        steps.append(dict(method="restyle", args=[{"visible": visible}], label=text))
+    margin = fig.layout.margin
+    top, bottom = margin.t if margin.t is not None else 100, margin.b if margin.b is not None else 80
     if control == "slider":
-        fig.update_layout(sliders=[dict(active=active, steps=steps, pad=dict(t=50),
-                                        currentvalue=dict(prefix=f"{label(parameter)} = "))])
-        fig.update_layout(height=(fig.layout.height or 420) + 80)
+        # the slider sits below the x-axis title and the note (NOTE_OFFSET), inside the figure
+        fig.update_layout(sliders=[dict(active=active, steps=steps, x=0.0, len=1.0, y=0.0, yanchor="top",
+                                        pad=dict(t=bottom - 8, b=10),
+                                        currentvalue=dict(prefix=f"{label(parameter)} = "))],
+                          margin=dict(b=bottom + SLIDER_HEIGHT), height=(fig.layout.height or 420) + SLIDER_HEIGHT)
     else:
+        # a row of buttons in the top margin, above the panel titles, starting at the left of the plotting area
+        height = (fig.layout.height or 420) + BUTTONS_HEIGHT
+        plot_height = height - (top + BUTTONS_HEIGHT) - bottom
         fig.update_layout(updatemenus=[dict(type="buttons", direction="right", active=active, buttons=steps,
-                                            x=0.0, xanchor="left", y=1.15, yanchor="bottom")])
+                                            x=0.0, xanchor="left", y=1.0 + 30.0 / plot_height, yanchor="bottom",
+                                            pad=dict(t=0, b=0, l=0, r=0), showactive=True)],
+                          margin=dict(t=top + BUTTONS_HEIGHT), height=height)
     return fig
+
+
+#: Pixels added to a figure's height (and bottom margin) for a slider.
+SLIDER_HEIGHT = 80
+#: Pixels added to a figure's height (and top margin) for a row of buttons.
+BUTTONS_HEIGHT = 44
 
 
 def caption(paper_figure: int | str | None, text: str, *, deviations: str | None = None) -> str:
@@ -386,14 +449,57 @@ def caption(paper_figure: int | str | None, text: str, *, deviations: str | None
     return " ".join(parts)
 
 
-def _trace_panel(trace: Any) -> str:
-    return f"{trace.xaxis or 'x'}/{trace.yaxis or 'y'}"
+def _axis_title(axis: Any) -> str:
+    title = getattr(axis, "title", None)
+    return str(getattr(title, "text", None) or "") if title is not None else ""
+
+
+def panel_names(fig: go.Figure) -> dict[str, str]:
+    """A readable name for each panel of ``fig``, keyed by its plotly axes (``"x2/y2"``).
+
+    The name is the panel's title (or the title of the panel above it in the same column) and the y-axis title (or
+    that of the first panel of the same row), e.g. ``"Δ = 0.5: κ_min"``; a single unnamed panel is ``"main"``.
+    """
+    layout = fig.layout
+    panels: dict[str, tuple[tuple[float, float], tuple[float, float], str]] = {}
+    for trace in fig.data:
+        key = f"{trace.xaxis or 'x'}/{trace.yaxis or 'y'}"
+        if key in panels:
+            continue
+        x_axis = layout[_axis_name("x", int(trace.xaxis[1:] or 1) if trace.xaxis else 1)]
+        y_axis = layout[_axis_name("y", int(trace.yaxis[1:] or 1) if trace.yaxis else 1)]
+        x_domain = tuple(x_axis.domain) if x_axis.domain is not None else (0.0, 1.0)
+        y_domain = tuple(y_axis.domain) if y_axis.domain is not None else (0.0, 1.0)
+        panels[key] = (x_domain, y_domain, _axis_title(y_axis))
+    titles = {}
+    for annotation in layout.annotations or []:
+        if annotation.xref == "paper" and annotation.yref == "paper" and annotation.text:
+            titles[(round(float(annotation.x), 4), round(float(annotation.y), 4))] = str(annotation.text)
+
+    def own_title(x_domain, y_domain):
+        return titles.get((round((x_domain[0] + x_domain[1]) / 2, 4), round(y_domain[1], 4)), "")
+
+    names = {}
+    for key, (x_domain, y_domain, y_title) in panels.items():
+        title = own_title(x_domain, y_domain)
+        if not title:  # the title of the panel above, in the same column
+            above = [(yd[0], own_title(xd, yd)) for xd, yd, _ in panels.values()
+                     if abs(xd[0] - x_domain[0]) < 1e-6 and yd[0] > y_domain[0]]
+            title = next((t for _, t in sorted(above) if t), "")
+        if not y_title:  # the y-axis title of the first panel of the same row
+            row = [(xd[0], yt) for xd, yd, yt in panels.values() if abs(yd[1] - y_domain[1]) < 1e-6 and yt]
+            y_title = min(row)[1] if row else ""
+        names[key] = ": ".join(part for part in (title, y_title) if part) or key
+    if len(names) == 1 and names.get("x/y") == "x/y":
+        names["x/y"] = "main"
+    return names
 
 
 def figure_csv(fig: go.Figure) -> str:
     """The numbers drawn in ``fig`` as CSV text, one row per plotted point.
 
-    Columns: ``trace`` (legend name), ``kind`` (theory / simulation / other), ``panel`` (plotly axes),
+    Columns: ``trace`` (legend name), ``kind`` (theory / simulation / other), ``panel`` (what the panel shows:
+    its title and y-axis title, see :func:`panel_names`),
     ``step`` (slider/button label, empty for always-visible traces), ``x``, ``y``, ``y_err`` (the half-width of
     the drawn error bar, i.e. 2 std; empty without bars).
     """
@@ -405,6 +511,7 @@ def figure_csv(fig: go.Figure) -> str:
             shown_at = [str(e.label) for e in entries if e.args[0]["visible"][index]]
             if entries and len(shown_at) < len(entries):
                 step_of[index] = ";".join(shown_at)
+    names = panel_names(fig)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["trace", "kind", "panel", "step", "x", "y", "y_err"])
@@ -417,7 +524,8 @@ def figure_csv(fig: go.Figure) -> str:
             errors = list(trace.error_y.array)
         for point, (x_value, y_value) in enumerate(zip(trace.x, trace.y)):
             err = "" if errors is None else repr(float(errors[point]))
-            writer.writerow([trace.name or f"trace {index}", kind, _trace_panel(trace), step_of.get(index, ""),
+            panel = names[f"{trace.xaxis or 'x'}/{trace.yaxis or 'y'}"]
+            writer.writerow([trace.name or f"trace {index}", kind, panel, step_of.get(index, ""),
                              _number(x_value), _number(y_value), err])
     return buffer.getvalue()
 

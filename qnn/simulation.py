@@ -1,6 +1,7 @@
 """Finite-d training: gradient flow in time (:func:`simulate`) and its long-time limit (:func:`train_to_convergence`).
 
-Conventions are THEORY.md section 1: ``dW/dt = -G W`` with ``G = (d/n) sum_mu (tr(S Z_mu) - y_mu) Z_mu + 2 lambda I``
+Conventions of book/theory/conventions.md:
+``dW/dt = -G W`` with ``G = (d/n) sum_mu (tr(S Z_mu) - y_mu) Z_mu + 2 lambda I``
 in the paper's time units; ``MSE = |S - S*|_F^2 / d``; ``Loss_train`` and ``ISE`` as in :mod:`qnn.network`.
 
 Integration

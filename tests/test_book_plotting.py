@@ -38,7 +38,7 @@ def test_simulation_markers_are_mean_and_two_population_std():
 
 
 def test_csv_matches_the_drawn_numbers():
-    fig = plotting.new_figure("alpha", "mse", rows=1, cols=2)
+    fig = plotting.new_figure("alpha", ("mse", "loss_train"), rows=1, cols=2, subplot_titles=["Δ = 0", "Δ = 1"])
     x = np.linspace(0.01, 0.6, 7)
     plotting.add_theory(fig, x, np.exp(-x), "theory", row=1, col=1)
     plotting.add_simulation(fig, x[:3], np.arange(6.0).reshape(3, 2), "sim", color_index=2, row=1, col=2)
@@ -50,7 +50,35 @@ def test_csv_matches_the_drawn_numbers():
     sim = [r for r in rows if r["kind"] == "simulation"]
     assert [float(r["y"]) for r in sim] == [0.5, 2.5, 4.5]
     assert [float(r["y_err"]) for r in sim] == [1.0, 1.0, 1.0]
-    assert {r["panel"] for r in sim} == {"x2/y2"}
+    assert {r["panel"] for r in sim} == {"Δ = 1: Loss_train"}
+    assert {r["panel"] for r in theory} == {"Δ = 0: MSE"}
+
+
+def test_panel_names_fall_back_to_the_column_title_and_the_row_label():
+    fig = plotting.new_figure("alpha", ["slope", "", "mse", ""], rows=2, cols=2, subplot_titles=["A", "B", "", ""])
+    for panel in range(4):
+        plotting.add_theory(fig, [0, 1], [1, 2], f"t{panel}", row=panel // 2 + 1, col=panel % 2 + 1)
+    assert plotting.panel_names(fig) == {"x/y": "A: slope", "x2/y2": "B: slope", "x3/y3": "A: MSE",
+                                         "x4/y4": "B: MSE"}
+    single = plotting.new_figure()
+    plotting.add_theory(single, [0, 1], [1, 2], "t")
+    assert plotting.panel_names(single) == {"x/y": "main"}
+
+
+def test_controls_sit_inside_the_figure():
+    groups = {"0.1": [plotting.theory_trace([0, 1], [0, 1], "a")], "0.2": [plotting.theory_trace([0, 1], [1, 0], "b")]}
+    buttons = plotting.slider_figure(groups, parameter="lam", control="buttons",
+                                     base=plotting.new_figure("alpha", "mse", title="a title"))
+    menu = buttons.layout.updatemenus[0]
+    assert [b.label for b in menu.buttons] == ["λ = 0.1", "λ = 0.2"]  # the parameter is named on each button
+    plot_height = buttons.layout.height - buttons.layout.margin.t - buttons.layout.margin.b
+    above = (menu.y - 1.0) * plot_height  # px between the plotting area and the buttons' bottom
+    assert 0 < above and above + 30 <= buttons.layout.margin.t - 20  # room for the buttons and the title above
+    slider = plotting.slider_figure(groups, parameter="lam")
+    plotting.add_simulation(slider, [0.5], [[1.0, 2.0]], "sim")
+    note = [a for a in slider.layout.annotations if a.name == "error-bar-note"][0]
+    assert note.y == 0 and note.yshift == -plotting.NOTE_OFFSET  # a fixed distance below the axis, in pixels
+    assert slider.layout.sliders[0].pad.t >= plotting.NOTE_OFFSET  # the slider starts below the axis title
 
 
 def test_download_link_embeds_the_csv():

@@ -1,22 +1,33 @@
 """Browser test of the built book (marker ``browser``; needs /usr/bin/chromium and a built book).
 
-Serves ``_build/html`` (or ``$QNN_BOOK_HTML``) on 127.0.0.1, opens every page of ``_toc.yml`` in headless
-Chromium with every non-local request blocked, and checks that
+Serves ``_build/html`` (or ``$QNN_BOOK_HTML``) on 127.0.0.1 and opens every page of ``_toc.yml`` in headless
+Chromium, at a desktop width (1400 px) and a phone width (400 px), with every non-local request blocked. For every
+page it checks that
 
-* every plotly figure rendered (``.plotly-graph-div svg.main-svg``) and has a caption (``qnn.plotting.show``)
-  naming the paper figure and a CSV download link,
-* on each page with built-in sliders, moving the first slider changes which traces are visible,
-* every formula was typeset by the site's own MathJax (``mjx-container`` for every ``.math`` node),
-* the page requested nothing outside the site (it works offline), and
-* no unexpected JavaScript error occurred (the two benign Jupyter Book 1 errors are ignored).
+* the page's HTML is at most 1.5 MB (plotly.js is a static file of the site, loaded once; the whole site's budget,
+  20 MB, is checked by :func:`test_site_fits_its_budget`);
+* nothing failed: no console error, no page error, no request that left the machine, no failed request or HTTP
+  error (the favicon included);
+* every plotly figure rendered (``svg.main-svg`` and data), each with a caption naming its paper figure and a CSV
+  download link whose file is served with the expected header and rows; at 1400 px a figure page settles (all
+  figures drawn) within 1.5 s of the navigation start;
+* every subplot is at least 150 px wide at 1400 px and at least 120 px at 400 px;
+* every button of every updatemenu (a row of buttons, or a drop-down opened first) and every slider lies inside its
+  figure's box, clear of plotly's toolbar, is the topmost element at its centre (clickable), and clicking it changes
+  which traces are visible; moving each slider to both ends changes the figure;
+* every formula was typeset by the site's own MathJax (``mjx-container`` for every ``.math`` node);
+* no markdown table was left as raw ``| a | b |`` text in the prose.
 
-Run:  ``jupyter-book build . -W && python -m pytest -m browser``
+Run:  ``jupyter-book build . -W && python -m pytest -m browser tests/test_browser_book.py``. With
+``QNN_BOOK_TIMINGS=path.json`` the measured settle times and page sizes are written there.
 """
 from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
+import re
 import threading
 from pathlib import Path
 
@@ -28,7 +39,12 @@ from conftest import open_offline_page
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
-BENIGN_ERRORS = ("Identifier 'THEBE_JS_URL' has already been declared", "Got invalid theme mode")
+PAGE_BUDGET = 1.5e6          # bytes of HTML per page
+SITE_BUDGET = 20e6           # bytes of the whole _build/html
+SETTLE_BUDGET_MS = 1500      # navigation start -> every figure drawn, at 1400 px
+WIDTHS = {1400: 150, 400: 120}   # viewport width -> smallest allowed subplot width (px)
+RAW_TABLE = re.compile(r"\|\s*[-—–:]+\s*\|")
+TIMINGS: dict[str, dict] = {}
 
 
 def toc_pages(toc_path: Path = ROOT / "_toc.yml") -> list[str]:
@@ -71,61 +87,186 @@ def server():
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
     httpd.server_close()
+    if os.environ.get("QNN_BOOK_TIMINGS") and TIMINGS:
+        Path(os.environ["QNN_BOOK_TIMINGS"]).write_text(json.dumps(TIMINGS, indent=1))
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):  # keep the test output clean
         pass
 
+    def end_headers(self):
+        # like any web server of static files: the browser may keep them (plotly.js is then loaded once per visit)
+        self.send_header("Cache-Control", "max-age=600")
+        super().end_headers()
 
-def _visible_state(page) -> list:
-    return page.evaluate("""() => Array.from(document.querySelectorAll('.plotly-graph-div'))
-        .map(div => (div.data || []).map(t => t.visible === undefined ? true : t.visible))""")
+
+def test_site_fits_its_budget():
+    directory = html_dir()
+    if not (directory / "index.html").exists():
+        pytest.fail(f"no built book at {directory}")
+    total = sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
+    pages = {str(f.relative_to(directory)): f.stat().st_size for f in directory.rglob("*.html")}
+    largest = max(pages, key=pages.get)
+    assert total <= SITE_BUDGET, f"site is {total / 1e6:.1f} MB (budget {SITE_BUDGET / 1e6:.0f} MB)"
+    assert pages[largest] <= PAGE_BUDGET, f"{largest} is {pages[largest] / 1e6:.2f} MB"
+    # plotly.js is served once, as a static file, not inlined into the pages
+    assert (directory / "_static" / "plotly.min.js").exists()
+    texts = {name: (directory / name).read_text(errors="replace") for name in pages}
+    inlined = [name for name, text in texts.items() if "* plotly.js v" in text]
+    assert inlined == [], f"pages that still inline plotly.js: {inlined}"
+    # every book page loads it (pages with figures) or prefetches it for the next page (the others)
+    unreferenced = [name for name, text in texts.items() if name.startswith("book/") and
+                    not re.search(r'(src|href)="[./]*_static/plotly\.min\.js', text)]
+    assert unreferenced == [], f"pages that do not reference _static/plotly.min.js: {unreferenced}"
 
 
+_STATE_JS = """f => { const div = document.querySelectorAll('.plotly-graph-div')[f];
+    return JSON.stringify((div.data || []).map(t => t.visible === undefined ? true : t.visible)); }"""
+
+_SUBPLOTS_JS = """() => Array.from(document.querySelectorAll('.plotly-graph-div')).map(div =>
+    Object.keys(div._fullLayout).filter(k => /^xaxis\\d*$/.test(k)).map(k => div._fullLayout[k]._length))"""
+
+#: Where control ``selector``[index] of figure f is: inside the figure?, topmost at its centre (the element under
+#: the pointer belongs to the control: ``owner``, e.g. a slider's transparent touch area over its rail)?, under the
+#: toolbar?
+_CONTROL_JS = """([f, selector, index, owner]) => {
+    const div = document.querySelectorAll('.plotly-graph-div')[f];
+    const element = div.querySelectorAll(selector)[index];
+    if (!element) { return null; }
+    element.scrollIntoView({block: 'center'});
+    const r = element.getBoundingClientRect(), g = div.getBoundingClientRect();
+    const x = r.left + r.width / 2, y = r.top + r.height / 2;
+    const hit = document.elementFromPoint(x, y);
+    const control = owner ? element.closest(owner) : element;
+    const top = hit && control && control.contains(hit) ? element : hit;
+    const bar = div.querySelector('.modebar');
+    const m = bar ? bar.getBoundingClientRect() : null;
+    const overlaps = !!(m && m.width > 0 && !(r.right <= m.left || r.left >= m.right || r.bottom <= m.top ||
+                                                r.top >= m.bottom));
+    return {inside: r.left >= g.left - 1 && r.right <= g.right + 1 && r.top >= g.top - 1 && r.bottom <= g.bottom + 1,
+            topmost: !!top && (element.contains(top) || top === element), overlaps, x, y,
+            rect: [Math.round(r.left - g.left), Math.round(r.top - g.top), Math.round(r.width), Math.round(r.height)],
+            figure: [Math.round(g.width), Math.round(g.height)]};
+}"""
+
+
+def _check_position(where: dict | None, what: str) -> None:
+    assert where is not None, f"{what}: not found"
+    assert where["inside"], f"{what}: outside its figure (box {where['rect']} in figure {where['figure']})"
+    assert not where["overlaps"], f"{what}: under plotly's toolbar (box {where['rect']})"
+    assert where["topmost"], f"{what}: covered by another element at its centre (box {where['rect']})"
+
+
+def _check_menus(page, figure: int, name: str) -> None:
+    n_buttons = page.evaluate("""f => document.querySelectorAll('.plotly-graph-div')[f]
+        .querySelectorAll('.updatemenu-button').length""", figure)
+    is_dropdown = page.evaluate("""f => !!document.querySelectorAll('.plotly-graph-div')[f]
+        .querySelector('.updatemenu-header')""", figure)
+    if is_dropdown:
+        header = page.evaluate(_CONTROL_JS, [figure, ".updatemenu-header-group", 0, None])
+        _check_position(header, f"{name}: drop-down menu")
+        page.mouse.click(header["x"], header["y"])
+        page.wait_for_timeout(150)
+        n_buttons = page.evaluate("""f => document.querySelectorAll('.plotly-graph-div')[f]
+            .querySelectorAll('.updatemenu-dropdown-button-group .updatemenu-button').length""", figure)
+        page.mouse.click(header["x"], header["y"])  # fold it again
+        page.wait_for_timeout(150)
+    if not n_buttons:
+        return
+    active = page.evaluate("""f => { const m = (document.querySelectorAll('.plotly-graph-div')[f].layout
+        .updatemenus || [])[0]; return m && m.active !== undefined ? m.active : 0; }""", figure)
+    order = [i for i in range(n_buttons) if i != active] + [active]
+    for index in order:
+        before = page.evaluate(_STATE_JS, figure)
+        selector = ".updatemenu-button"
+        if is_dropdown:
+            header = page.evaluate(_CONTROL_JS, [figure, ".updatemenu-header-group", 0, None])
+            page.mouse.click(header["x"], header["y"])
+            page.wait_for_timeout(150)
+            selector = ".updatemenu-dropdown-button-group .updatemenu-button"
+        where = page.evaluate(_CONTROL_JS, [figure, selector, index, None])
+        _check_position(where, f"{name}: button {index}")
+        page.mouse.click(where["x"], where["y"])
+        page.wait_for_timeout(150)
+        assert page.evaluate(_STATE_JS, figure) != before, f"{name}: clicking button {index} changed nothing"
+
+
+def _check_sliders(page, figure: int, name: str) -> None:
+    n_sliders = page.evaluate("""f => document.querySelectorAll('.plotly-graph-div')[f]
+        .querySelectorAll('.slider-container .slider-rail-rect').length""", figure)
+    for index in range(n_sliders):
+        where = page.evaluate(_CONTROL_JS, [figure, ".slider-container .slider-rail-rect", index,
+                                                ".slider-group"])
+        _check_position(where, f"{name}: slider {index}")
+        before = page.evaluate(_STATE_JS, figure)
+        changed = False
+        width = where["rect"][2]
+        for fraction in (0.98, 0.02):  # both ends: one of them is not the active step
+            page.mouse.click(where["x"] + (fraction - 0.5) * width, where["y"])
+            page.wait_for_timeout(200)
+            changed = changed or page.evaluate(_STATE_JS, figure) != before
+        assert changed, f"{name}: moving slider {index} did not change the figure"
+
+
+@pytest.mark.parametrize("width", sorted(WIDTHS, reverse=True))
 @pytest.mark.parametrize("page_name", toc_pages())
-def test_page_renders_figures_and_sliders(server, browser, page_name):
-    page, errors, blocked = open_offline_page(browser, (server, "data:"))
-    response = page.goto(f"{server}/{page_name}.html", wait_until="load", timeout=60_000)
-    assert response is not None and response.ok, f"{page_name}: HTTP {response and response.status}"
+def test_page(server, browser, page_name, width):
+    failed: list[str] = []
+    page, errors, blocked = open_offline_page(browser, (server, "data:"), failed=failed,
+                                              viewport={"width": width, "height": 900}, route=False)
+    name = f"{page_name} at {width} px"
+    cdp = browser.new_cdp_session(page)  # main-thread CPU time: the page's own work, whatever the machine's load
+    cdp.send("Performance.enable")
+    response = page.goto(f"{server}/{page_name}.html", wait_until="commit", timeout=60_000)
+    assert response is not None and response.ok, f"{name}: HTTP {response and response.status}"
+    size = len(response.body())
+    assert size <= PAGE_BUDGET, f"{name}: the page's HTML is {size / 1e6:.2f} MB (budget 1.5 MB)"
+    page.wait_for_load_state("load", timeout=60_000)
 
     n_divs = page.locator(".plotly-graph-div").count()
+    settle_ms = cpu_ms = None
     if n_divs:
-        page.wait_for_function(
-            "n => document.querySelectorAll('.plotly-graph-div svg.main-svg').length >= n", arg=n_divs,
-            timeout=30_000)
-        rendered = page.evaluate("""() => Array.from(document.querySelectorAll('.plotly-graph-div'))
-            .filter(div => div.querySelector('svg.main-svg') && (div.data || []).length > 0).length""")
-        assert rendered == n_divs, f"{page_name}: {rendered} of {n_divs} plotly figures rendered"
-        # every figure comes with a caption naming its paper figure (or saying it has none) and a CSV link
+        page.wait_for_function("""n => Array.from(document.querySelectorAll('.plotly-graph-div')).filter(div =>
+            div.querySelector('svg.main-svg') && (div.data || []).length > 0).length >= n""", arg=n_divs,
+                               timeout=30_000, polling="raf")
+        settle_ms = page.evaluate("() => performance.now()")
+        metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+        cpu_ms = 1000 * metrics.get("ThreadTime", float("nan"))
         captions = page.locator(".qnn-caption").all_inner_texts()
-        assert len(captions) >= n_divs, f"{page_name}: {len(captions)} captions for {n_divs} figures"
+        assert len(captions) >= n_divs, f"{name}: {len(captions)} captions for {n_divs} figures"
         assert all("Figure" in c or "Not in the paper" in c for c in captions), captions
-        n_links = page.locator("a.qnn-csv-download[download][href^='data:text/csv;base64,']").count()
-        assert n_links >= n_divs, f"{page_name}: {n_links} CSV download links for {n_divs} figures"
-
-    sliders = page.locator(".plotly-graph-div .slider-container")
-    if sliders.count():
-        before = _visible_state(page)
-        rail = page.locator(".plotly-graph-div .slider-container .slider-rail-rect").first
-        rail.scroll_into_view_if_needed()
-        box = rail.bounding_box()
-        assert box is not None, f"{page_name}: slider rail not visible"
-        # click near the end of the rail opposite to the active step, so the selection must change
-        for fraction in (0.98, 0.02):
-            page.mouse.click(box["x"] + fraction * box["width"], box["y"] + box["height"] / 2)
-            page.wait_for_timeout(300)
-            if _visible_state(page) != before:
-                break
-        assert _visible_state(page) != before, f"{page_name}: moving the slider did not change the figure"
+        # the CSV of each figure is a file of the site (book/_ext/qnn_site.py), fetched only when asked for
+        csv_heads = page.evaluate("""() => Promise.all(Array.from(document.querySelectorAll(
+            'a.qnn-csv-download[download]')).map(a => fetch(a.href).then(r => r.ok ? r.text() : 'HTTP ' + r.status)
+            .then(text => text.split('\\n', 2).slice(0, 2))))""")
+        assert len(csv_heads) >= n_divs, f"{name}: {len(csv_heads)} CSV download links for {n_divs} figures"
+        bad = [h for h in csv_heads if h[0] != "trace,kind,panel,step,x,y,y_err" or len(h) < 2 or not h[1]]
+        assert bad == [], f"{name}: CSV downloads that are missing or empty: {bad[:3]}"
+        narrow = [(f, round(w)) for f, widths in enumerate(page.evaluate(_SUBPLOTS_JS)) for w in widths
+                  if w < WIDTHS[width]]
+        assert narrow == [], f"{name}: subplots narrower than {WIDTHS[width]} px (figure, width): {narrow}"
+        for figure in range(n_divs):
+            _check_menus(page, figure, f"{name}, figure {figure + 1}")
+            _check_sliders(page, figure, f"{name}, figure {figure + 1}")
+    TIMINGS[f"{page_name}@{width}"] = {"html_bytes": size, "figures": n_divs, "settle_ms": settle_ms,
+                                       "main_thread_cpu_ms": cpu_ms}
 
     # formulas are typeset by the site's own MathJax (book/_ext/offline_mathjax.py), without a network
     n_math = page.locator(".math").count()
     if n_math:
         page.wait_for_function("n => document.querySelectorAll('mjx-container').length >= n", arg=n_math,
                                timeout=30_000)
+    prose = page.evaluate("""() => Array.from(document.querySelectorAll('main p, main li')).map(e => {
+        const copy = e.cloneNode(true);  // formulas (|z|, norms) are not tables
+        copy.querySelectorAll('mjx-container, .math, script').forEach(m => m.remove());
+        return copy.textContent; }).filter(t => t.includes('|'))""")
+    raw_tables = [t[:80] for t in prose if RAW_TABLE.search(t) or re.search(r"^\s*\|.*\|.*\|", t, re.M)]
+    assert raw_tables == [], f"{name}: markdown tables printed as text: {raw_tables}"
 
-    assert blocked == [], f"{page_name}: the page requested non-local resources {blocked[:5]}"
-    unexpected = [e for e in errors if not any(b in e for b in BENIGN_ERRORS)]
-    assert unexpected == [], f"{page_name}: JavaScript errors {unexpected}"
+    assert blocked == [], f"{name}: the page requested non-local resources {blocked[:5]}"
+    assert failed == [], f"{name}: failed requests {failed[:5]}"
+    assert errors == [], f"{name}: JavaScript errors {errors}"
     page.close()
+    if settle_ms is not None and width == 1400:
+        assert settle_ms < SETTLE_BUDGET_MS, f"{name}: the figures took {settle_ms:.0f} ms to settle"

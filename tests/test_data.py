@@ -1,4 +1,4 @@
-"""Tests of qnn.data: teacher, initialisation, features, labels, seeding (THEORY.md section 1)."""
+"""Tests of qnn.data: teacher, initialisation, features, labels, seeding (book/theory/conventions.md)."""
 import math
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Tests of qnn.network: losses, the gradient G, finite differences, population limit (THEORY.md section 1)."""
+"""Tests of qnn.network: losses, the gradient G, finite differences, population limit (book/theory/conventions.md)."""
 import math
 
 import numpy as np

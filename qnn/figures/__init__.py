@@ -1,5 +1,7 @@
-"""Registered figure data of the book: one module per chapter, each calling :func:`qnn.figdata.register`.
+"""Registered figure data of the book: one module per chapter, each decorating task functions with
+:func:`qnn.figdata.register`.
 
 Every module of this package is imported by :func:`qnn.figdata.registry`, so adding a figure is adding a decorated
-function to a module here (or a new module). See :mod:`qnn.figdata` for the pattern.
+function to a module here (or a new module). :mod:`qnn.figures.common` holds what they share: ``setting_of(task)``
+and the per-solver result checks (tolerances with their reasons). See :mod:`qnn.figdata` for the pattern.
 """

@@ -478,9 +478,7 @@ def figure21_threshold_plane(data: FigureData, estimates: Estimates) -> go.Figur
             error_y=dict(type="data", symmetric=False, array=[e.high - e.alpha], arrayminus=[e.alpha - e.low]),
             meta={"kind": "simulation", "reps": data.reps, "error_bars": False}))
         shown_in_legend.add(kappa_star)
-    fig.add_annotation(text="crosses: estimates of Figure 20; bars: half-minimum interval", showarrow=False,
-                       xref="paper", yref="paper", x=1.0, y=-0.2, xanchor="right", yanchor="top",
-                       font=dict(size=11, color="#555"))
+    plotting.add_note(fig, "crosses: estimates of Figure 20; bars: half-minimum interval")
     return fig
 
 

@@ -174,9 +174,7 @@ def assemble(base: go.Figure, traces: Sequence[go.Scatter | go.Bar]) -> go.Figur
                    if isinstance(t.meta, dict) and t.meta.get("kind") == "simulation"})
     if reps:
         text = plotting.ERROR_BAR_NOTE.format(reps=reps[0] if len(reps) == 1 else f"{reps[0]}-{reps[-1]}")
-        base.add_annotation(name="error-bar-note", text=text, showarrow=False, xref="paper", yref="paper", x=1.0,
-                            y=-0.2, xanchor="right", yanchor="top", font=dict(size=11, color="#555"))
-        base.update_layout(margin=dict(b=90))
+        plotting.add_note(base, text, name="error-bar-note")
     return base
 
 

@@ -1,0 +1,228 @@
+/* qnn-figures.js: responsive layout of the qnn-book's plotly figures (loaded right after plotly.min.js).
+ *
+ * The figures are drawn by plotly's own `Plotly.newPlot` calls in the page. This file wraps `Plotly.newPlot` so
+ * that each figure's layout is adapted to the width of its container *before* it is drawn (one render):
+ *   - a grid of panels keeps every panel at least MIN_PANEL px wide: when the columns do not fit, the columns wrap
+ *     into blocks stacked vertically (a column keeps its panels together) and the figure grows in height;
+ *   - things placed outside the plotting area in "paper" units (notes, legends, buttons) keep their distance in
+ *     pixels from the plotting area when the figure changes height;
+ *   - a row of buttons wider than the figure becomes a drop-down menu;
+ *   - on narrow screens a vertical legend moves below the figure as a horizontal one.
+ * On a window resize the layout is recomputed from the figure's original layout (the traces, and the active
+ * button or slider step, are kept).
+ */
+(function () {
+  "use strict";
+  if (!window.Plotly || window.Plotly.__qnnWrapped) { return; }
+  var NARROW = 700;                   // px: a figure narrower than this is laid out for a phone
+  var MIN_PANEL = {wide: 175, narrow: 150};
+  var GAP = 72, VGAP = 86;            // px between panels (room for tick labels and axis titles)
+  var CHAR = 7.4, BUTTON_PAD = 26;    // estimated px per character of a 13 px label, and per button
+  var MODEBAR = 130;                  // px kept free at the top right for plotly's toolbar
+  var DEFAULT_MARGIN = {l: 80, r: 80, t: 100, b: 80};
+
+  function clone(value) { return JSON.parse(JSON.stringify(value === undefined ? null : value)); }
+  function round(v) { return Math.round(v * 1e4) / 1e4; }
+
+  function margins(layout) {
+    var m = layout.margin || {};
+    return {l: m.l !== undefined ? m.l : DEFAULT_MARGIN.l, r: m.r !== undefined ? m.r : DEFAULT_MARGIN.r,
+            t: m.t !== undefined ? m.t : DEFAULT_MARGIN.t, b: m.b !== undefined ? m.b : DEFAULT_MARGIN.b};
+  }
+
+  /* The panels of a subplot grid: [{x: "xaxis2", y: "yaxis2", row, col}], with the grid's size. */
+  function panelGrid(layout) {
+    var panels = [];
+    Object.keys(layout).forEach(function (key) {
+      if (!/^xaxis\d*$/.test(key)) { return; }
+      var xa = layout[key];
+      if (!xa || !xa.domain || xa.overlaying) { return; }
+      var yname = "yaxis" + String(xa.anchor || "y").slice(1);
+      var ya = layout[yname];
+      if (!ya || !ya.domain) { return; }
+      panels.push({x: key, y: yname, xd: xa.domain.slice(), yd: ya.domain.slice()});
+    });
+    if (panels.length < 2) { return null; }
+    var lefts = [], tops = [];
+    panels.forEach(function (p) {
+      if (lefts.indexOf(round(p.xd[0])) < 0) { lefts.push(round(p.xd[0])); }
+      if (tops.indexOf(round(p.yd[1])) < 0) { tops.push(round(p.yd[1])); }
+    });
+    lefts.sort(function (a, b) { return a - b; });
+    tops.sort(function (a, b) { return b - a; });
+    panels.forEach(function (p) { p.col = lefts.indexOf(round(p.xd[0])); p.row = tops.indexOf(round(p.yd[1])); });
+    return {panels: panels, rows: tops.length, cols: lefts.length};
+  }
+
+  function legendEntries(data) {
+    var names = [];
+    (data || []).forEach(function (trace) {
+      if (trace.showlegend === false || trace.visible === false || !trace.name) { return; }  // as plotly lists them
+      names.push(String(trace.name));
+    });
+    return names;
+  }
+
+  /* Rows needed by a horizontal legend of these names in `width` px. */
+  function legendRows(names, width) {
+    var rows = names.length ? 1 : 0, used = 0;
+    names.forEach(function (name) {
+      var w = 46 + CHAR * name.length;
+      if (used > 0 && used + w > width) { rows += 1; used = 0; }
+      used += w;
+    });
+    return rows;
+  }
+
+  /* A copy of `layout` adapted to a container `width` px wide (`data` only to size a legend). */
+  function adapt(layout, data, width) {
+    var out = clone(layout);
+    var narrow = width < NARROW;
+    var m = margins(out);
+    var height0 = out.height || 450;
+    var plotH0 = Math.max(height0 - m.t - m.b, 50);
+    var plotW = Math.max(width - m.l - m.r, 50);
+    var plotH = plotH0;
+    var grid = panelGrid(out);
+    var titleMoves = [];
+
+    if (grid && grid.cols > 1) {
+      var minPanel = narrow ? MIN_PANEL.narrow : MIN_PANEL.wide;
+      var cmax = Math.max(1, Math.floor((plotW + GAP) / (minPanel + GAP)));
+      if (cmax < grid.cols) {
+        var blocks = Math.ceil(grid.cols / cmax);
+        var cols = Math.ceil(grid.cols / blocks);
+        var rows = grid.rows * blocks;
+        var panelW = (plotW - (cols - 1) * GAP) / cols;
+        var vgap0 = grid.rows > 1 ? VGAP : 0;
+        var panelH = (plotH0 - (grid.rows - 1) * vgap0) / grid.rows;
+        panelH = Math.max(panelH, narrow ? 200 : 180);
+        if (narrow) { panelH = Math.min(panelH, Math.max(200, 0.85 * panelW)); }
+        plotH = rows * panelH + (rows - 1) * VGAP;
+        grid.panels.forEach(function (p) {
+          var col = p.col % cols;
+          var row = Math.floor(p.col / cols) * grid.rows + p.row;
+          var x0 = col * (panelW + GAP) / plotW, y1 = 1 - row * (panelH + VGAP) / plotH;
+          var xd = [x0, Math.min(1, x0 + panelW / plotW)], yd = [Math.max(0, y1 - panelH / plotH), y1];
+          titleMoves.push({from: [round((p.xd[0] + p.xd[1]) / 2), round(p.yd[1])], to: [(xd[0] + xd[1]) / 2, yd[1]]});
+          out[p.x].domain = xd;
+          out[p.y].domain = yd;
+        });
+        out.height = Math.round(plotH + m.t + m.b);
+      }
+    }
+
+    /* paper-unit positions outside the plotting area keep their distance in pixels from it */
+    function keepPixels(y) {
+      if (typeof y !== "number") { return y; }
+      if (y < 0) { return y * plotH0 / plotH; }
+      if (y > 1) { return 1 + (y - 1) * plotH0 / plotH; }
+      return y;
+    }
+    var names = legendEntries(data);
+    if (out.showlegend !== false && (!out.legend || out.legend.orientation !== "h") && names.length > 1) {
+      /* a vertical legend that would squeeze a phone-sized figure or not fit beside the plot goes below it */
+      if (narrow || 19 * names.length + 12 > plotH) {
+        var legendH = 22 * legendRows(names, plotW + m.l + m.r - 10) + 8;
+        out.legend = Object.assign(out.legend || {}, {orientation: "h", x: 0, xanchor: "left", y: -(m.b - 4) / plotH,
+                                                      yanchor: "top", yref: "paper"});
+        out.margin = Object.assign(out.margin || {}, {b: m.b + legendH, r: Math.min(m.r, 20)});
+        out.height = Math.round(plotH + m.t + m.b + legendH);
+      }
+    } else if (out.legend && typeof out.legend.y === "number" && out.legend.yref !== "container") {
+      out.legend.y = keepPixels(out.legend.y);
+    }
+    (out.annotations || []).forEach(function (a) {
+      if ((a.xref || "paper") !== "paper" || (a.yref || "paper") !== "paper") { return; }
+      var moved = titleMoves.filter(function (t) {
+        return Math.abs(t.from[0] - a.x) < 2e-3 && Math.abs(t.from[1] - a.y) < 2e-3;
+      });
+      if (moved.length) {
+        a.x = moved[0].to[0];
+        a.y = moved[0].to[1];
+      } else {
+        a.y = keepPixels(a.y);
+      }
+    });
+    (out.updatemenus || []).forEach(function (menu) {
+      menu.y = keepPixels(menu.y);
+      if ((menu.type || "dropdown") === "buttons" && (menu.direction || "left") === "right") {
+        var needed = 0;
+        (menu.buttons || []).forEach(function (b) { needed += BUTTON_PAD + CHAR * String(b.label || "").length; });
+        var available = width - MODEBAR - (menu.x || 0) * plotW - (menu.xanchor === "left" || !menu.xanchor ? m.l : 0);
+        if (needed > available) {
+          menu.type = "dropdown";
+          menu.direction = "down";
+          menu.showactive = true;
+        }
+      }
+    });
+    (out.sliders || []).forEach(function (slider) {
+      if (typeof slider.y === "number") { slider.y = keepPixels(slider.y); }
+    });
+    return out;
+  }
+
+  /* plotly's HTML sizes the figure's div and its wrapper for the original height: follow the adapted one */
+  function setHeight(div, height) {
+    if (!height) { return; }
+    div.style.height = height + "px";
+    var parent = div.parentElement;
+    if (parent && parent.style && /px$/.test(parent.style.height || "")) { parent.style.height = height + "px"; }
+  }
+
+  function containerWidth(gd, layout) {
+    if (layout && layout.width) { return layout.width; }
+    var node = gd, width = 0;
+    while (node && !width) { width = node.clientWidth; node = node.parentElement; }
+    return width || 700;
+  }
+
+  /* timings for the site's browser test: when plotly.js was ready, and how long each figure took to draw */
+  window.qnnTimings = {plotlyReady: window.performance ? performance.now() : 0, figures: []};
+  var original = window.Plotly.newPlot;
+  window.Plotly.newPlot = function (gd, data, layout, config) {
+    var start = window.performance ? performance.now() : 0;
+    var div = typeof gd === "string" ? document.getElementById(gd) : gd;
+    if (div && data && layout && !Array.isArray(data.data)) {
+      try {
+        var width = containerWidth(div, layout);
+        div.__qnnLayout = clone(layout);
+        div.__qnnWidth = width;
+        layout = adapt(layout, data, width);
+        setHeight(div, layout.height);
+      } catch (error) {
+        if (window.console) { console.warn("qnn-figures: layout left as is", error); }
+      }
+    }
+    var result = original.call(this, gd, data, layout, config);
+    var record = function () { window.qnnTimings.figures.push([start, performance.now()]); };
+    if (result && typeof result.then === "function") { result.then(record); } else { record(); }
+    return result;
+  };
+  window.Plotly.__qnnWrapped = true;
+  window.qnnAdaptLayout = adapt;
+
+  function relayoutAll() {
+    document.querySelectorAll(".plotly-graph-div").forEach(function (div) {
+      if (!div.__qnnLayout || !div._fullLayout) { return; }
+      var width = containerWidth(div, div.__qnnLayout);
+      if (Math.abs(width - div.__qnnWidth) < 40) { return; }
+      div.__qnnWidth = width;
+      var layout = adapt(div.__qnnLayout, div.data, width);
+      ["updatemenus", "sliders"].forEach(function (key) {
+        (layout[key] || []).forEach(function (control, i) {
+          var current = (div.layout[key] || [])[i];
+          if (current && current.active !== undefined) { control.active = current.active; }
+        });
+      });
+      setHeight(div, layout.height);
+      window.Plotly.react(div, div.data, layout);
+    });
+  }
+  var timer = null;
+  window.addEventListener("resize", function () {
+    if (timer) { clearTimeout(timer); }
+    timer = setTimeout(relayoutAll, 200);
+  });
+}());
