@@ -12,11 +12,13 @@ repetitions each), the MSE collapses by orders of magnitude at the recovery thre
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ThresholdEstimate", "log_mse_slopes", "estimate_threshold"]
+__all__ = ["ThresholdEstimate", "TheoryComparison", "log_mse_slopes", "estimate_threshold", "compare_with_theory",
+           "extrapolate_in_inverse_d"]
 
 
 @dataclass(frozen=True)
@@ -108,3 +110,74 @@ def estimate_threshold(alphas, mse) -> ThresholdEstimate:
     if below[-1] < 0:
         high = x[-1]
     return ThresholdEstimate(alpha=float(x[i_min]), low=float(low), high=float(high), slope_alpha=x, slope=mean)
+
+
+@dataclass(frozen=True)
+class TheoryComparison:
+    """How a set of threshold estimates compares with a theory (:func:`compare_with_theory`).
+
+    Attributes
+    ----------
+    n : int
+        Number of estimates.
+    mean_offset, mean_abs_offset, max_abs_offset : float
+        Mean of ``estimate - theory``, of its absolute value, and the largest absolute value.
+    n_inside : int
+        Estimates whose half-minimum interval ``[low, high]`` contains the theory value.
+    """
+
+    n: int
+    mean_offset: float
+    mean_abs_offset: float
+    max_abs_offset: float
+    n_inside: int
+
+
+def compare_with_theory(estimates: Mapping[tuple[float, float], ThresholdEstimate],
+                        theory: Callable[[float, float], float]) -> TheoryComparison:
+    """Offsets of ``estimates`` (keyed by ``(kappa, kappa*)``) from ``theory(kappa, kappa*)``.
+
+    Raises
+    ------
+    ValueError
+        If ``estimates`` is empty.
+    """
+    if not estimates:
+        raise ValueError("estimates must hold at least one (kappa, kappa*) pair")
+    offsets = np.array([e.alpha - theory(*pair) for pair, e in estimates.items()])
+    inside = sum(e.low <= theory(*pair) <= e.high for pair, e in estimates.items())
+    return TheoryComparison(n=offsets.size, mean_offset=float(offsets.mean()),
+                            mean_abs_offset=float(np.abs(offsets).mean()),
+                            max_abs_offset=float(np.abs(offsets).max()), n_inside=int(inside))
+
+
+def extrapolate_in_inverse_d(dims, values) -> tuple[float, float, float]:
+    """Least-squares line ``value = a + b / d`` through estimates at several dimensions.
+
+    Parameters
+    ----------
+    dims : array (k,)
+        Distinct dimensions (k >= 2).
+    values : array (k,)
+        The estimate at each dimension.
+
+    Returns
+    -------
+    (a, b, a_stderr): the d -> infinity intercept, the slope in 1/d, and the intercept's standard error from the
+    fit residuals (``nan`` with k = 2, where the line has no residual).
+    """
+    d = np.asarray(dims, dtype=float)
+    v = np.asarray(values, dtype=float)
+    if d.ndim != 1 or d.size < 2 or v.shape != d.shape:
+        raise ValueError(f"dims and values must be 1-d arrays of the same length >= 2, got {d.shape}, {v.shape}")
+    if np.any(d <= 0) or np.unique(d).size != d.size or not np.all(np.isfinite(v)):
+        raise ValueError("dims must be distinct and > 0, values finite")
+    x = 1.0 / d
+    A = np.stack([np.ones_like(x), x], axis=1)
+    coef, *_ = np.linalg.lstsq(A, v, rcond=None)
+    if d.size == 2:
+        return float(coef[0]), float(coef[1]), float("nan")
+    residual = v - A @ coef
+    sigma2 = float(residual @ residual) / (d.size - 2)
+    cov = sigma2 * np.linalg.inv(A.T @ A)
+    return float(coef[0]), float(coef[1]), float(np.sqrt(cov[0, 0]))

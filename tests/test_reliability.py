@@ -208,10 +208,6 @@ def run_cases(cases, isolate: bool = True) -> tuple[list[str], dict]:
 #: patched here: exact case labels (the draws are seeded) -> owner. They make the test xfail, visibly, while
 #: any other violation fails it; once fixed they simply pass.
 KNOWN_VIOLATIONS: dict[str, str] = {
-    "fixed_point(Setting(alpha=0.3, kappa=0.3, kappa_star=0.001, noise=1e-15, lam=1e-12, gamma=0.001))":
-        "fixed_point: no answer within the time limit (qnn.fixed_point)",
-    "fixed_point(Setting(alpha=1000.0, kappa=0.3, kappa_star=1e-06, noise=0.1, lam=10.0, gamma=0.0))":
-        "fixed_point: no answer within the time limit (qnn.fixed_point)",
     "estimator_density(Setting(alpha=1e-06, kappa=1e-06, kappa_star=2.0, noise=0.1, lam=0.0001, gamma=1.0))":
         "FixedPointError (a RuntimeError) 'solver failed: math range error' (qnn.fixed_point)",
 }

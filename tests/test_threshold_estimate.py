@@ -49,3 +49,30 @@ def test_averages_over_repetitions():
 def test_bad_input(alphas, mse, match):
     with pytest.raises(ValueError, match=match):
         estimate_threshold(alphas, mse)
+
+
+def test_compare_with_theory_counts_offsets_and_intervals():
+    from qnn.threshold_estimate import ThresholdEstimate, compare_with_theory
+
+    empty = np.array([])
+    estimates = {(0.5, 0.5): ThresholdEstimate(0.40, 0.36, 0.42, empty, empty),
+                 (0.7, 0.3): ThresholdEstimate(0.35, 0.33, 0.37, empty, empty)}
+    result = compare_with_theory(estimates, lambda k, ks: 0.38)
+    assert result.n == 2 and result.n_inside == 1
+    assert result.mean_offset == pytest.approx(-0.005)
+    assert result.mean_abs_offset == pytest.approx(0.025)
+    assert result.max_abs_offset == pytest.approx(0.03)
+    with pytest.raises(ValueError, match="at least one"):
+        compare_with_theory({}, lambda k, ks: 0.0)
+
+
+def test_extrapolation_in_inverse_d_recovers_a_line():
+    from qnn.threshold_estimate import extrapolate_in_inverse_d
+
+    dims = np.array([14.0, 20.0, 28.0])
+    a, b, err = extrapolate_in_inverse_d(dims, 0.375 + 0.8 / dims)
+    assert a == pytest.approx(0.375) and b == pytest.approx(0.8) and err == pytest.approx(0.0, abs=1e-12)
+    a2, _, err2 = extrapolate_in_inverse_d(dims[:2], 0.375 + 0.8 / dims[:2])
+    assert a2 == pytest.approx(0.375) and np.isnan(err2)
+    with pytest.raises(ValueError, match="distinct"):
+        extrapolate_in_inverse_d([20, 20], [0.4, 0.4])

@@ -18,7 +18,7 @@ threads oversubscribing 2 cores made the same runs 40-400x slower here).
 """
 from __future__ import annotations
 
-from ..figdata import register
+from ..figdata import close, exact, ignore, register
 from ..simulation import train_to_convergence
 from .common import longtime_checks, setting_of
 
@@ -29,6 +29,14 @@ LONGTIME_MAX_ITER = 20000
 #: Coarse alpha grid of the simulations (the theory lines use fine grids).
 ALPHAS = [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6]
 ALPHAS_SMALL = [0.05, 0.15, 0.2, 0.25, 0.3, 0.35, 0.45, 0.6]
+
+#: The paper's GD final times (eta = 5e-3) of the long-time figures whose markers we compute with an optimiser.
+PAPER_TMAX = {"fig2": "1000 (λ = 0.5, 0.1) and 2000 (λ = 0.05)", "fig4": "5000", "fig6": "5000", "fig7": "3000",
+              "fig16": "5000", "fig17": "1000 (λ = 0.5, 0.1) and 2000 (λ = 0.05)",
+              "fig18": "1000 (λ = 0.5, 0.1) and 2000 (λ = 0.05)", "fig19": "5000"}
+
+_SOLVER_NAMES = {"convex": "accelerated proximal gradient on the convex problem over S",
+                 "lbfgs": "L-BFGS on W from the γ-initialisation"}
 
 #: (kappa, kappa*) pairs of paper Figures 17 and 18.
 PAIRS_17 = [[0.5, 0.2], [0.5, 0.3], [0.5, 0.5], [0.7, 0.3], [0.7, 0.5], [0.7, 0.6], [0.7, 0.7]]
@@ -141,3 +149,103 @@ def finite_size_point(task: dict) -> dict:
     """:func:`long_time_point` at input dimension ``task["dim"]`` (the spec has no ``d`` of its own, so that one
     cache holds several dimensions)."""
     return long_time_point({**task, "d": task["dim"]})
+
+
+def solver_note(*sims) -> str:
+    """Caption sentence naming the solver(s) that produced the markers of the cached figures ``sims``.
+
+    Counts the ``method`` recorded with every run (``"auto"`` tasks record the solver actually used), e.g.
+    ``"Markers: end points of L-BFGS on W from the γ-initialisation (200 runs), stopped at |G W|_F/√d ≤ 1e-6."``
+    """
+    counts: dict[str, int] = {}
+    for sim in sims:
+        for result in sim.results:
+            counts[result["method"]] = counts.get(result["method"], 0) + 1
+    parts = [f"{_SOLVER_NAMES[m]} ({n} runs)" for m, n in sorted(counts.items())]
+    return (f"Markers: end points of {' and '.join(parts)}, stopped at |G W|_F/√d ≤ {LONGTIME_GTOL:g} "
+            "(the long-time limit computed directly, not by integrating the flow).")
+
+
+def method_deviation(figure: str) -> str:
+    """The "differences from the paper" clause on the marker method of long-time figure ``figure``."""
+    return (f"long-time limit by an optimiser run to stationarity instead of GD (η = 5e-3) to T = "
+            f"{PAPER_TMAX[figure]}")
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Do the solvers stop where gradient flow stops? (tests/test_gradient_flow_markers.py; design fixed before running)
+# ------------------------------------------------------------------------------------------------------------
+#: One point per row: (figure, method, kappa, kappa*, Delta, lambda, alpha). The first three are the L-BFGS family
+#: (figures 4, 6, 7, 16, 19), all with the width cap binding in the theory (omega > q); the next two are the
+#: "auto" family (figures 2, 17, 18) at the points where the cached d = 40 runs fell back to L-BFGS (cap binds);
+#: the last is an uncapped "auto" control (convex solver).
+_FLOW_STOP = ("the flow stops at the first geometric check time where |G W|_F/sqrt(d) <= 1e-5, or at t = 5000; "
+              "RK23 at rtol 1e-4 (1e-3 between two integrations whose steps differ by round-off)")
+_GF_CHECKS = {**{f"{k}_solver": close(1e-3, 1e-9, "the solver's stop at gtol = 1e-6") for k in ("mse", "loss_train")},
+              "rank_solver": close(0.0, 0.05 + 1e-12, "one eigenvalue may cross the rank cut-off (1/d = 0.05)"),
+              "rank_flow": close(0.0, 0.05 + 1e-12, "one eigenvalue may cross the rank cut-off (1/d = 0.05)"),
+              "converged_solver": exact("whether the solver met its criterion"),
+              "method_solver": exact("convex or lbfgs"),
+              "mse_flow": close(1e-3, 1e-9, _FLOW_STOP), "loss_train_flow": close(1e-3, 1e-9, _FLOW_STOP),
+              "t_flow": close(1e-9, 0.0, "check times are a fixed schedule"),
+              "converged_flow": exact("whether the flow met its criterion by t = 5000"),
+              "grad_norm_solver": ignore("below gtol by an amount chaotic in round-off"),
+              "grad_norm_flow": ignore("velocity at the stop: chaotic in round-off"),
+              "reason_flow": ignore("message quoting the velocity"),
+              "n_gradients_flow": ignore("RK23 step count: chaotic in round-off")}
+GF_CHECK_POINTS = (("fig4", "lbfgs", 0.35, 0.3, 0.0, 0.01, 0.3),
+                   ("fig7", "lbfgs", 0.3, 0.2, 0.0, 0.005, 0.2),
+                   ("fig6", "lbfgs", 0.4, 0.3, 1.0, 0.01, 0.3),
+                   ("fig17", "auto", 0.5, 0.5, 0.0, 0.1, 0.45),
+                   ("fig18", "auto", 0.5, 0.5, 0.5, 0.1, 0.45),
+                   ("fig2", "auto", 0.7, 0.5, 0.0, 0.05, 0.4))
+
+
+@register("gf_check", d=20, reps=2, version="1",
+          grid={"point": [list(p) for p in GF_CHECK_POINTS]},
+          fixed={**_COMMON, "flow_gtol": 1e-5, "flow_t_max": 5000.0},
+          checks=_GF_CHECKS, check_budget_s=600.0,
+          description="Long-time solvers vs gradient flow run to stationarity, same seeds (rank-capped points)")
+def gf_check(task: dict) -> dict:
+    """The marker solver's end point and gradient flow's (:func:`qnn.stationary_flow.flow_to_stationarity`) for
+    the same teacher, data and ``W(0)``. Slow (minutes per task): not recomputed by the consistency test."""
+    from ..stationary_flow import flow_to_stationarity
+
+    _, method, kappa, kappa_star, noise, lam, alpha = task["point"]
+    point = {**task, "kappa": kappa, "kappa_star": kappa_star, "noise": noise, "lam": lam, "alpha": alpha,
+             "method": method}
+    solver = long_time_point(point)
+    flow = flow_to_stationarity(setting_of(point), task["d"], seed=task["seed"], features=task["features"],
+                                gtol=task["flow_gtol"], t_max=task["flow_t_max"])
+    out = {f"{key}_solver": solver[key] for key in ("mse", "loss_train", "rank", "grad_norm", "converged", "method")}
+    out.update({"mse_flow": flow.mse, "loss_train_flow": flow.loss, "rank_flow": flow.rank,
+                "grad_norm_flow": flow.grad_norm, "converged_flow": flow.converged, "reason_flow": flow.reason,
+                "t_flow": flow.t, "n_gradients_flow": flow.n_gradients})
+    return out
+
+
+def flow_check_note(family: str, data_dir=None) -> str:
+    """Caption sentence: how the ``family`` (``"lbfgs"`` or ``"auto"``) solver compared with gradient flow run to
+    stationarity in the cached ``gf_check`` (the criterion of ``tests/test_gradient_flow_markers.py``)."""
+    import numpy as np
+
+    from ..figdata import load
+
+    if family not in ("lbfgs", "auto"):
+        raise ValueError(f"family must be 'lbfgs' or 'auto', got {family!r}")
+    data = load("gf_check", data_dir=data_dir)
+    points = [p for p in GF_CHECK_POINTS if p[1] == family]
+    inside, stationary, worst, velocity = 0, 0, 0.0, 0.0
+    for point in points:
+        runs = [r for t, r in zip(data.tasks, data.results) if t["point"] == list(point)]
+        solver, flow = (np.array([r[f"mse_{k}"] for r in runs]) for k in ("solver", "flow"))
+        inside += abs(flow.mean() - solver.mean()) <= max(2 * solver.std(), 1e-3 * solver.mean())
+        stationary += all(r["converged_flow"] for r in runs)
+        worst = max(worst, float(np.max(np.abs(flow / solver - 1))))
+        velocity = max([velocity] + [r["grad_norm_flow"] for r in runs])
+    first = data.tasks[0]
+    return (f"Check against gradient flow (RK23, same seeds, d = {data.d}, {data.reps} runs, until |G W|_F/√d ≤ "
+            f"{first['flow_gtol']:g} or t = {first['flow_t_max']:g}) at {len(points)} points of this solver family: "
+            f"the flow's mean MSE lies inside the marker's error bar at {inside} of {len(points)}; every flow reached "
+            f"the tolerance at {stationary} of {len(points)} (largest velocity left: {velocity:.1e}); largest "
+            f"per-run difference flow vs solver {worst:.1%}.")
