@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy.integrate import RK23
 
+from .conventions import Setting, check_int, check_positive
 from .data import Dataset
 from .network import flow_velocity, population_flow_velocity
 
@@ -173,3 +174,71 @@ def population_velocity_and_objective(W: np.ndarray, S_star: np.ndarray, lam: fl
     D = W @ W.T - S_star
     energy = 0.5 * float(np.einsum("ij,ij->", D, D)) + lam * float(np.einsum("ij,ij->", W, W))
     return population_flow_velocity(W, S_star, lam), energy
+
+
+def record_times(t_max: float, n_records: int = 60, t_first: float | None = None) -> np.ndarray:
+    """Record times: ``0`` followed by ``n_records - 1`` log-spaced times from ``t_first`` to ``t_max``.
+
+    ``t_first`` defaults to ``min(1e-2, 1e-3 t_max)`` (early enough to resolve the initial transient, whose rate
+    is O(1) in paper units).
+    """
+    t_max = check_positive("t_max", t_max)
+    n_records = check_int("n_records", n_records, minimum=2)
+    if t_first is None:
+        t_first = min(1e-2, 1e-3 * t_max)
+    t_first = check_positive("t_first", t_first)
+    if t_first > t_max:
+        raise ValueError(f"t_first must be in (0, t_max] = (0, {t_max}], got {t_first}")
+    if n_records == 2:
+        return np.array([0.0, t_max])
+    return np.concatenate([[0.0], np.geomspace(t_first, t_max, n_records - 1)])
+
+
+def record_grid(t_max: float, n_records: int, t_first: float | None, times: np.ndarray | None,
+                eta: float | None) -> np.ndarray:
+    """The record times of a run: :func:`record_times`, or the explicit ``times`` in ``[0, t_max]`` with ``0`` and
+    ``t_max`` added; for GD (``eta`` given) rounded to multiples of ``eta``."""
+    if times is None:
+        t = record_times(t_max, n_records, t_first)
+    else:
+        t = np.asarray(times, dtype=float).ravel()
+        if t.size == 0 or not np.all(np.isfinite(t)) or t.min() < 0 or t.max() > t_max:
+            raise ValueError(f"times must be finite record times in [0, t_max] = [0, {t_max}]")
+        t = np.unique(np.concatenate([[0.0], t, [t_max]]))
+    if eta is not None:
+        t = np.unique(np.rint(t / eta)) * eta
+    return t
+
+
+def check_stepping(t_max: float, eta: float | None, rtol: float, atol: float) -> tuple[float | None, float, float]:
+    """Validate the stepping options of a run: GD's ``eta`` in ``(0, t_max]`` (or ``None`` for the adaptive
+    integrator), ``rtol`` in ``(0, 0.1]``, ``atol`` in ``(0, inf)``."""
+    if eta is not None:
+        eta = check_positive("eta", eta)
+        if eta > t_max:
+            raise ValueError(f"eta must be in (0, t_max] = (0, {t_max}], got {eta}")
+    rtol = check_positive("rtol", rtol)
+    if rtol > 0.1:
+        raise ValueError(f"rtol must be in (0, 0.1], got {rtol}")
+    return eta, rtol, check_positive("atol", atol)
+
+
+#: simulate() refuses runs that would need more integration steps than this (about a day of CPU at d = 10).
+MAX_STEPS = 10**8
+
+
+def check_step_budget(setting: Setting, t_max: float, eta: float | None) -> None:
+    """Refuse up front a run whose number of steps is hopeless: GD takes ``t_max / eta`` steps; the adaptive
+    integrator is explicit, so its step is at most ~2.5 / lambda_max with lambda_max >= max(2 lambda, 1) (the
+    regulariser alone gives 2 lambda; the data term's curvature is O(1) or more, the teacher's scale)."""
+    if eta is not None:
+        steps, why = t_max / eta, f"t_max / eta = {t_max:.3g} / {eta:.3g} GD steps"
+    else:
+        stiffness = max(2.0 * setting.lam, 1.0)
+        steps = t_max * stiffness / 2.5
+        why = (f"at least t_max * lambda_max / 2.5 steps of the explicit integrator, with lambda_max >= "
+               f"max(2 lam, 1) = {stiffness:.3g} at t_max = {t_max:.3g}")
+    if steps > MAX_STEPS:
+        raise ValueError(f"t_max = {t_max:.3g} is out of reach: the run needs {why} = {steps:.3g} > {MAX_STEPS:.0e}; "
+                         "use a smaller t_max (with lam > 0 the flow relaxes within a time of order 1/lam)"
+                         + (" or a larger eta" if eta is not None else ""))

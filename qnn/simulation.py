@@ -43,7 +43,8 @@ from tqdm.auto import tqdm
 
 from .conventions import Setting, check_dimension, check_features, check_int, check_positive
 from .data import Dataset, check_training_memory, init_student, make_dataset, rep_generators
-from .integrator import StepSizeError, integrate_flow, population_velocity_and_objective, velocity_and_objective
+from .integrator import (StepSizeError, check_step_budget, check_stepping, integrate_flow,
+                         population_velocity_and_objective, record_grid, record_times, velocity_and_objective)
 from .network import (flow_velocity, gradient_matrix, hessian_vector_product, ise, loss_train, mse,
                       objective_and_gradient, population_flow_velocity, stationarity)
 
@@ -187,24 +188,6 @@ class ConvergenceResult:
 # ---------------------------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------------------------
-def record_times(t_max: float, n_records: int = 60, t_first: float | None = None) -> np.ndarray:
-    """Record times: ``0`` followed by ``n_records - 1`` log-spaced times from ``t_first`` to ``t_max``.
-
-    ``t_first`` defaults to ``min(1e-2, 1e-3 t_max)`` (early enough to resolve the initial transient, whose rate
-    is O(1) in paper units).
-    """
-    t_max = check_positive("t_max", t_max)
-    n_records = check_int("n_records", n_records, minimum=2)
-    if t_first is None:
-        t_first = min(1e-2, 1e-3 * t_max)
-    t_first = check_positive("t_first", t_first)
-    if t_first > t_max:
-        raise ValueError(f"t_first must be in (0, t_max] = (0, {t_max}], got {t_first}")
-    if n_records == 2:
-        return np.array([0.0, t_max])
-    return np.concatenate([[0.0], np.geomspace(t_first, t_max, n_records - 1)])
-
-
 def _check_setting(setting: Setting) -> Setting:
     if not isinstance(setting, Setting):
         raise ValueError(f"setting must be a qnn.Setting, got {type(setting).__name__}")
@@ -215,27 +198,6 @@ def _check_n_jobs(n_jobs: int) -> int:
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
         raise ValueError(f"n_jobs must be a positive integer or -1 (all cores), got {n_jobs!r}")
     return n_jobs
-
-
-#: simulate() refuses runs that would need more integration steps than this (about a day of CPU at d = 10).
-MAX_STEPS = 10**8
-
-
-def _check_step_budget(setting: Setting, t_max: float, eta: float | None) -> None:
-    """Refuse up front a run whose number of steps is hopeless: GD takes ``t_max / eta`` steps; the adaptive
-    integrator is explicit, so its step is at most ~2.5 / lambda_max with lambda_max >= max(2 lambda, 1) (the
-    regulariser alone gives 2 lambda; the data term's curvature is O(1) or more, the teacher's scale)."""
-    if eta is not None:
-        steps, why = t_max / eta, f"t_max / eta = {t_max:.3g} / {eta:.3g} GD steps"
-    else:
-        stiffness = max(2.0 * setting.lam, 1.0)
-        steps = t_max * stiffness / 2.5
-        why = (f"at least t_max * lambda_max / 2.5 steps of the explicit integrator, with lambda_max >= "
-               f"max(2 lam, 1) = {stiffness:.3g} at t_max = {t_max:.3g}")
-    if steps > MAX_STEPS:
-        raise ValueError(f"t_max = {t_max:.3g} is out of reach: the run needs {why} = {steps:.3g} > {MAX_STEPS:.0e}; "
-                         "use a smaller t_max (with lam > 0 the flow relaxes within a time of order 1/lam)"
-                         + (" or a larger eta" if eta is not None else ""))
 
 
 def _rep_problem(setting: Setting, d: int, features: str, seed: int, rep: int) -> tuple[Dataset, np.ndarray]:
@@ -378,26 +340,11 @@ def simulate(setting: Setting, d: int, t_max: float, *, reps: int = 1, seed: int
     reps = check_int("reps", reps, minimum=1)
     seed = check_int("seed", seed, minimum=0)
     features = check_features(features)
-    if eta is not None:
-        eta = check_positive("eta", eta)
-        if eta > t_max:
-            raise ValueError(f"eta must be in (0, t_max] = (0, {t_max}], got {eta}")
-    rtol = check_positive("rtol", rtol)
-    if rtol > 0.1:
-        raise ValueError(f"rtol must be in (0, 0.1], got {rtol}")
-    atol = check_positive("atol", atol)
+    eta, rtol, atol = check_stepping(t_max, eta, rtol, atol)
     n_jobs = _check_n_jobs(n_jobs)
     check_training_memory(setting, d, features)
-    _check_step_budget(setting, t_max, eta)
-    if times is None:
-        t = record_times(t_max, n_records, t_first)
-    else:
-        t = np.asarray(times, dtype=float).ravel()
-        if t.size == 0 or not np.all(np.isfinite(t)) or t.min() < 0 or t.max() > t_max:
-            raise ValueError(f"times must be finite record times in [0, t_max] = [0, {t_max}]")
-        t = np.unique(np.concatenate([[0.0], t, [t_max]]))
-    if eta is not None:
-        t = np.unique(np.rint(t / eta)) * eta
+    check_step_budget(setting, t_max, eta)
+    t = record_grid(t_max, n_records, t_first, times, eta)
 
     rep_function = _simulate_rep
     if cache_dir is not None:
@@ -408,12 +355,14 @@ def simulate(setting: Setting, d: int, t_max: float, *, reps: int = 1, seed: int
                             bool(population_control), rtol, atol, tick=tick)
 
     outs = _run_reps(one_rep, reps, n_jobs, progress, f"simulate d={d} {features}", ticks_per_rep=len(t))
-    stack = lambda key: np.stack([o[key] for o in outs]) if key in outs[0] else None  # noqa: E731
-    return SimulationResult(setting=setting, d=d, features=features, eta=eta, seed=seed, t=t,
-                            mse=stack("mse"), loss=stack("loss"), ise=stack("ise"), trace=stack("trace"),
-                            S=stack("S"), S_star=stack("S_star"), eigenvalues=stack("eigenvalues"),
-                            predictions=stack("predictions"), mse_pop=stack("mse_pop"),
-                            n_gradients=stack("n_gradients"), rtol=rtol)
+    return _stack_reps(outs, setting=setting, d=d, features=features, eta=eta, seed=seed, t=t, rtol=rtol)
+
+
+def _stack_reps(outs: list[dict], **fields) -> SimulationResult:
+    """One :class:`SimulationResult` from the repetitions' records (a missing record stays ``None``)."""
+    keys = ("mse", "loss", "ise", "trace", "S", "S_star", "eigenvalues", "predictions", "mse_pop", "n_gradients")
+    stacked = {key: np.stack([o[key] for o in outs]) if key in outs[0] else None for key in keys}
+    return SimulationResult(**fields, **stacked)
 
 
 def _lbfgs_rep(data: Dataset, W0: np.ndarray, lam: float, gtol: float, max_iter: int) -> tuple[np.ndarray, int, str]:
