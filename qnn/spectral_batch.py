@@ -274,6 +274,9 @@ class LawBatch:
         j, t = self._locate(law, b)
         basis = np.cos(np.arccos(np.clip(t, -1.0, 1.0))[:, None] * np.arange(self._anti.shape[-1]))
         part = np.einsum("ik,ijk->ij", basis, self._anti[self._start[law] + j])
+        # b at or beyond an end of its piece: the piece's exact total (or nothing), as SpectralLaw.split_integrals
+        # does, so that a cut above the support leaves an exactly empty tail (rank 0, not -3e-17)
+        part = np.where((t >= 1.0)[:, None], self._tot[law, j], np.where((t <= -1.0)[:, None], 0.0, part))
         head = self._before[law, j] + part
         tail = self._after[law, j + 1] + (self._tot[law, j] - part)
         return head.T, tail.T
