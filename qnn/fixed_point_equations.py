@@ -20,14 +20,26 @@ from functools import lru_cache
 
 import numpy as np
 
+from .conventions import Setting
 from .spectral import SpectralLaw, spectral_law
 
-__all__ = ["XI_MIN", "XI_MAX", "law", "cap_quantile", "evaluate", "f_value", "bracketed_newton", "q_roots",
-           "curve_point", "points_at_xi", "clear_caches"]
+__all__ = ["XI_MIN", "XI_MAX", "initial_xi_range", "law", "cap_quantile", "evaluate", "f_value",
+           "bracketed_newton", "q_roots", "curve_point", "points_at_xi", "clear_caches"]
 
 XI_MIN = 1e-12            # smallest xi the solver visits (below it the law is resolved to ~1e-6 only)
 XI_MAX = 1e6
 _N_Q_GRID = 48            # points of the q-scan used to bracket every root of F(q; xi)
+
+
+def initial_xi_range(setting: Setting) -> tuple[float, float]:
+    """Initial ``xi`` range of a fixed-point trace, shared by the fast and the reference solver: at the fixed point
+    ``xi = (MSE + Delta/2) / (2 alpha)``; the range runs from about ``Delta / (8 alpha)`` (``1e-8`` without noise)
+    to ``(4 MSE(0) + Delta) / (2 alpha)``, ``MSE(0)`` the teacher's second moment; traces widen it when needed."""
+    alpha, noise = setting.alpha, setting.noise
+    mse0 = setting.teacher_second_moment
+    hi = (4.0 * mse0 + noise) / (2.0 * alpha)
+    lo = max(XI_MIN, (noise / 2.0 + 1e-6 * mse0) / (2.0 * alpha) * 0.5) if noise > 0 else 1e-8
+    return lo, max(hi, 4 * lo)
 
 
 @lru_cache(maxsize=2048)

@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 from .conventions import Setting
-from .fixed_point_equations import XI_MAX, XI_MIN
+from .fixed_point_equations import XI_MAX, XI_MIN, initial_xi_range
 from .spectral_batch import LawBatch, law_batch
 
 __all__ = ["trace", "solve_point", "solve_curve", "polish", "polish_branch", "Unresolved", "STATS", "BRANCHES"]
@@ -320,13 +320,6 @@ def _store(best: dict | None, p: dict, act: np.ndarray, m: int) -> dict:
     return best
 
 
-def _xi_range(setting: Setting) -> tuple[float, float]:
-    """Initial ``xi`` range of the coarse trace (as the reference solver's)."""
-    alpha, noise = setting.alpha, setting.noise
-    mse0 = setting.teacher_second_moment
-    hi = (4.0 * mse0 + noise) / (2.0 * alpha)
-    lo = max(XI_MIN, (noise / 2.0 + 1e-6 * mse0) / (2.0 * alpha) * 0.5) if noise > 0 else 1e-8
-    return lo, max(hi, 4 * lo)
 
 
 def _bracket(setting: Setting, a_min: float | None = None, n: int = _N_TRACE) -> tuple[dict, int | None]:
@@ -334,8 +327,8 @@ def _bracket(setting: Setting, a_min: float | None = None, n: int = _N_TRACE) ->
     ``a_min = setting.alpha``), and the index bracketing ``setting.alpha``."""
     k, ks, lam, noise, target = setting.kappa, setting.kappa_star, setting.lam, setting.noise, setting.alpha
     a_min = target if a_min is None else a_min
-    lo = _xi_range(setting)[0]
-    hi = _xi_range(setting.replace(alpha=a_min))[1]
+    lo = initial_xi_range(setting)[0]
+    hi = initial_xi_range(setting.replace(alpha=a_min))[1]
     pts = trace(k, ks, lam, noise, np.geomspace(lo, hi, n))
     for _ in range(40):
         al = pts["alpha"]

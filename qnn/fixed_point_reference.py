@@ -21,7 +21,7 @@ import numpy as np
 from scipy.optimize import brentq, root
 
 from .conventions import Setting
-from .fixed_point_equations import XI_MAX, XI_MIN, curve_point, evaluate, law, points_at_xi
+from .fixed_point_equations import XI_MAX, XI_MIN, initial_xi_range, curve_point, evaluate, law, points_at_xi
 from .fixed_point_trace import FIELDS, check_monotone, interpolate_curve, order, refine_gaps, trace
 from .thresholds import alpha_pr_plus
 
@@ -48,18 +48,12 @@ def point_status(setting: Setting, p: dict, res: float, tol: float, extra_reason
     return not reasons, "; ".join(reasons)
 
 
-def _xi_guess_range(setting: Setting) -> tuple[float, float]:
-    alpha, noise = setting.alpha, setting.noise
-    mse0 = setting.teacher_second_moment
-    hi = (4.0 * mse0 + noise) / (2.0 * alpha)
-    lo = max(XI_MIN, (noise / 2.0 + 1e-6 * mse0) / (2.0 * alpha) * 0.5) if noise > 0 else 1e-8
-    return lo, max(hi, 4 * lo)
 
 
 def _bracketing_points(setting: Setting, n: int) -> tuple[list[dict], int | None]:
     """Trace a coarse curve wide enough to bracket ``setting.alpha``; index i with alpha_i >= target > alpha_i+1."""
     k, ks, lam, noise, target = setting.kappa, setting.kappa_star, setting.lam, setting.noise, setting.alpha
-    lo, hi = _xi_guess_range(setting)
+    lo, hi = initial_xi_range(setting)
     pts = trace(k, ks, lam, noise, np.geomspace(lo, hi, n))
     for _ in range(40):
         al = [p["alpha"] for p in pts]
