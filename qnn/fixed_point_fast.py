@@ -320,8 +320,6 @@ def _store(best: dict | None, p: dict, act: np.ndarray, m: int) -> dict:
     return best
 
 
-
-
 def _bracket(setting: Setting, a_min: float | None = None, n: int = _N_TRACE) -> tuple[dict, int | None]:
     """A coarse traced curve (``n`` xi, then widened) whose alpha range covers ``[a_min, setting.alpha]`` (default
     ``a_min = setting.alpha``), and the index bracketing ``setting.alpha``."""
