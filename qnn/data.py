@@ -29,7 +29,7 @@ from .conventions import (MAX_SAMPLES, Setting, check_dimension, check_features,
                           check_positive)
 
 __all__ = ["Dataset", "RepGenerators", "sample_teacher", "init_student", "goe", "make_dataset", "rep_generators",
-           "memory_limit_bytes", "training_memory_bytes", "check_training_memory"]
+           "memory_limit_bytes", "check_memory", "training_memory_bytes", "check_training_memory"]
 
 #: Default cap on the memory one training problem may allocate (features plus working arrays); the environment
 #: variable ``QNN_MEMORY_LIMIT_GIB`` overrides it (e.g. on a larger machine).
@@ -48,11 +48,17 @@ def memory_limit_bytes() -> float:
                          f"got {text!r}") from None
 
 
-def _check_size(what: str, n_floats: float, hint: str) -> None:
-    size, limit = 8.0 * n_floats, memory_limit_bytes()
-    if not size <= limit:
-        raise ValueError(f"{what} needs about {size / 2**30:.3g} GiB (limit {limit / 2**30:.3g} GiB, set by "
+def check_memory(what: str, size_bytes: float, hint: str) -> None:
+    """Raise ``ValueError`` naming ``what``, the estimate and the limit if ``size_bytes`` exceeds
+    :func:`memory_limit_bytes`; ``hint`` says which parameter to reduce."""
+    limit = memory_limit_bytes()
+    if not size_bytes <= limit:
+        raise ValueError(f"{what} needs about {size_bytes / 2**30:.3g} GiB (limit {limit / 2**30:.3g} GiB, set by "
                          f"QNN_MEMORY_LIMIT_GIB); {hint}")
+
+
+def _check_size(what: str, n_floats: float, hint: str) -> None:
+    check_memory(what, 8.0 * n_floats, hint)
 
 
 def training_memory_bytes(setting: Setting, d: int, features: str = "gaussian") -> float:
@@ -75,12 +81,10 @@ def training_memory_bytes(setting: Setting, d: int, features: str = "gaussian") 
 def check_training_memory(setting: Setting, d: int, features: str = "gaussian") -> None:
     """Raise ``ValueError`` (with the estimate) if one training problem would need more than
     :func:`memory_limit_bytes`; called by :func:`make_dataset` and, before any work, by the simulators."""
-    size, limit = training_memory_bytes(setting, d, features), memory_limit_bytes()
-    if size > limit:
-        n, _, _ = setting.dims(d)
-        raise ValueError(f"features='{features}' at d={d}, alpha={setting.alpha:.4g} (n = {n} samples) needs about "
-                         f"{size / 2**30:.3g} GiB (limit {limit / 2**30:.3g} GiB, set by QNN_MEMORY_LIMIT_GIB); "
-                         "use a smaller d or alpha" + (" or features='gaussian'" if features == "goe" else ""))
+    size = training_memory_bytes(setting, d, features)
+    n, _, _ = setting.dims(d)
+    check_memory(f"features='{features}' at d={d}, alpha={setting.alpha:.4g} (n = {n} samples)", size,
+                 "use a smaller d or alpha" + (" or features='gaussian'" if features == "goe" else ""))
 
 
 def _check_generator(rng: np.random.Generator) -> np.random.Generator:

@@ -22,7 +22,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from .conventions import MAX_SAMPLES, Setting, check_dimension, check_int, check_nonnegative, check_positive
-from .data import memory_limit_bytes
+from .data import check_memory
 
 __all__ = ["OracleSample", "OracleResult", "OracleSummary", "oracle_state", "oracle_fixed_point",
            "oracle_replicas", "sample_teacher_and_noise", "oracle_memory_bytes"]
@@ -125,10 +125,8 @@ def sample_teacher_and_noise(kappa_star: float, d: int, n_samples: int, seed: in
         raise ValueError(f"kappa_star = {kappa_star:.4g} at d={d} gives a teacher width m* = kappa_star d beyond "
                          f"{MAX_SAMPLES:.0e}; use a smaller kappa_star")
     m_star = max(1, round(kappa_star * d))
-    size, limit = oracle_memory_bytes(d, n_samples, m_star), memory_limit_bytes()
-    if size > limit:
-        raise ValueError(f"the oracle at d={d}, n_samples={n_samples} needs about {size / 2**30:.3g} GiB (limit "
-                         f"{limit / 2**30:.3g} GiB, set by QNN_MEMORY_LIMIT_GIB); use a smaller d or n_samples")
+    check_memory(f"the oracle at d={d}, n_samples={n_samples}", oracle_memory_bytes(d, n_samples, m_star),
+                 "use a smaller d or n_samples")
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     out = []
     for child in ss.spawn(n_samples):
