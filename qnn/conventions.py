@@ -39,7 +39,7 @@ from typing import Literal
 import numpy as np
 
 __all__ = ["Setting", "Features", "FEATURES", "check_positive", "check_nonnegative", "check_features",
-           "check_dimension", "check_int", "MAX_SAMPLES"]
+           "check_dimension", "check_int", "check_jobs", "MAX_SAMPLES"]
 
 #: Largest sample count ``n = floor(alpha d^2)`` that :meth:`Setting.dims` accepts (exact in float64; far beyond
 #: any memory: the data size checks of :mod:`qnn.data` stop much earlier).
@@ -81,6 +81,13 @@ def check_nonnegative(name: str, value: float) -> float:
     value = _check_finite(name, value, "[0, inf)")
     if value < 0:
         raise ValueError(f"{name} must be >= 0 (allowed range [0, inf)), got {value!r}")
+    return value
+
+
+def check_jobs(name: str, value: int) -> int:
+    """Validate a number of parallel workers: a positive integer, or ``-1`` for all cores (joblib's convention)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value == 0 or value < -1:
+        raise ValueError(f"{name} must be a positive integer or -1 (all cores), got {value!r}")
     return value
 
 

@@ -41,7 +41,7 @@ import numpy as np
 from scipy.optimize import minimize
 from tqdm.auto import tqdm
 
-from .conventions import Setting, check_dimension, check_features, check_int, check_positive
+from .conventions import Setting, check_dimension, check_features, check_int, check_jobs, check_positive
 from .data import Dataset, check_training_memory, init_student, make_dataset, rep_generators
 from .integrator import (StepSizeError, check_step_budget, check_stepping, integrate_flow,
                          population_velocity_and_objective, record_grid, record_times, velocity_and_objective)
@@ -194,12 +194,6 @@ def _check_setting(setting: Setting) -> Setting:
     return setting
 
 
-def _check_n_jobs(n_jobs: int) -> int:
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
-        raise ValueError(f"n_jobs must be a positive integer or -1 (all cores), got {n_jobs!r}")
-    return n_jobs
-
-
 def _rep_problem(setting: Setting, d: int, features: str, seed: int, rep: int) -> tuple[Dataset, np.ndarray]:
     gens = rep_generators(seed, rep)
     data = make_dataset(setting, d, gens, features)
@@ -341,7 +335,7 @@ def simulate(setting: Setting, d: int, t_max: float, *, reps: int = 1, seed: int
     seed = check_int("seed", seed, minimum=0)
     features = check_features(features)
     eta, rtol, atol = check_stepping(t_max, eta, rtol, atol)
-    n_jobs = _check_n_jobs(n_jobs)
+    n_jobs = check_jobs("n_jobs", n_jobs)
     check_training_memory(setting, d, features)
     check_step_budget(setting, t_max, eta)
     t = record_grid(t_max, n_records, t_first, times, eta)
@@ -544,7 +538,7 @@ def train_to_convergence(setting: Setting, d: int, *, reps: int = 1, seed: int =
     features = check_features(features)
     gtol = check_positive("gtol", gtol)
     max_iter = check_int("max_iter", max_iter, minimum=1)
-    n_jobs = _check_n_jobs(n_jobs)
+    n_jobs = check_jobs("n_jobs", n_jobs)
     if method not in ("lbfgs", "convex"):
         raise ValueError(f"method must be one of ('lbfgs', 'convex'), got {method!r}")
     rank_cutoff = check_positive("rank_cutoff", rank_cutoff)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..conventions import check_jobs
 from .specs import FigureSpec, Task, TaskFunction, spec, tasks_of
 from .store import (FORMAT_VERSION, _REPO_ROOT, atomic_write_json, checksum, default_data_dir, default_partial_dir,
                     jsonable, regeneration_command, validate_result)
@@ -118,8 +119,7 @@ def generate(name: str, *, d: int | None = None, reps: int | None = None, jobs: 
 
     figure = spec(name)
     params = figure.params(d, reps)
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs == 0 or jobs < -1:
-        raise ValueError(f"jobs must be a positive integer or -1 (all cores), got {jobs!r}")
+    jobs = check_jobs("jobs", jobs)
     if params != figure.params() and data_dir is None and not force:
         raise ValueError(f"d/reps {params} differ from the defaults {figure.params()} of figure {name!r}: write "
                          f"this cache to another folder (data_dir / --out DIR) or pass force=True (--force)")
