@@ -94,3 +94,12 @@ def test_graph_of_qnn_sees_its_imports():
 def test_no_import_cycle_in_qnn():
     cycle = find_cycle(import_graph())
     assert cycle is None, f"import cycle in qnn: {' -> '.join(cycle)}"
+
+
+def test_theory_layers_import_downward():
+    """Layering (issue 15): the equations at given (xi, q) sit below both qnn.fixed_point and qnn.thresholds;
+    thresholds does not reach up into fixed_point, nor the equations into thresholds (cycles: test above)."""
+    graph = import_graph()
+    assert "qnn.fixed_point" not in graph["qnn.thresholds"]
+    assert "qnn.thresholds" not in graph["qnn.fixed_point_equations"]
+    assert "qnn.fixed_point_equations" in graph["qnn.thresholds"]

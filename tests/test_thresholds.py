@@ -96,30 +96,6 @@ def test_bad_input(call):
         call()
 
 
-def test_theory_modules_import_without_cycles():
-    """Layering (issue 15): the equations at given (xi, q) sit below both qnn.fixed_point and qnn.thresholds; no
-    theory module imports, even inside a function, a module that imports it back."""
-    import ast
-    import pathlib
-    root = pathlib.Path(th.__file__).parent
-    graph = {}
-    for path in root.glob("*.py"):
-        deps = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
-                deps.add(node.module.split(".")[0])
-            elif isinstance(node, ast.ImportFrom) and node.level == 1:
-                deps.update(a.name for a in node.names)
-        graph[path.stem] = deps & {p.stem for p in root.glob("*.py")}
-    theory = ["spectral", "fixed_point_equations", "fixed_point_trace", "fixed_point_reference", "fixed_point",
-              "thresholds"]
-
-    def reaches(start, goal, seen=()):
-        return any(d == goal or (d not in seen and reaches(d, goal, seen + (d,))) for d in graph.get(start, ()))
-    assert [m for m in theory if reaches(m, m)] == []
-    assert "fixed_point" not in graph["thresholds"] and "thresholds" not in graph["fixed_point_equations"]
-
-
 def test_noisy_alpha_inter_tends_to_noiseless_or_refuses():
     """Issue 14, item 1: alpha_inter(0.5, 0.3, noise=1e-12) returned 0.5356 and noise=1e-14 -172221 (the MSE lost
     to cancellation against 1 + 1/kappa* at xi ~ noise). Now every tiny noise gives a value within 1e-3 of the
