@@ -87,7 +87,6 @@ THEORY_CURVE_CHECKS: dict[str, Check] = {
     **{key: close(1e-5, 1e-8, _ROOT) for key in ("alpha", "mse", "loss_train", "ise", "rank", "q", "xi")},
     "branch": exact("branch label of each point (a different count of points is a different curve)"),
     "converged": exact("all points of the curve converged"),
-    "kappa_nudged": exact("the width was moved by 1e-6 to avoid a spectral gap", optional=True),
 }
 THEORY_SPECTRUM_CHECKS: dict[str, Check] = {
     "s": close(1e-9, 1e-12, "a fixed grid plus the lower edge + 1e-9 (edge solved to ~1e-12)"),

@@ -69,24 +69,11 @@ def theory_curve(task: dict) -> dict:
     Returns
     -------
     dict of lists, in order along the curve: ``alpha, mse, loss_train, ise, rank, q, xi`` and ``branch``
-    (one label per point); ``converged`` (bool, all points); ``kappa_nudged`` (only when the width had to
-    be moved off kappa* by 1e-6, see the comment in the code).
+    (one label per point); ``converged`` (bool, all points).
     """
     setting = setting_of(task, alpha=0.1)  # xi_branch reads alpha off the curve
     xi_min = 1e-7 if setting.noise == 0 else 1e-3
-    nudged = False
-    try:
-        curve = xi_branch(setting, np.geomspace(xi_min, 3e3, N_XI), refine=True)
-    except ValueError:
-        if not np.isclose(setting.kappa, setting.kappa_star, rtol=1e-12):
-            raise
-        # kappa == kappa*: the upper kappa-quantile omega of rho_xi lies in the spectral gap between the teacher's
-        # bulk and the noise around 0, where qnn.spectral.upper_quantile cannot bracket (seen at kappa* = 0.3,
-        # xi ~ 0.006). Any point of the gap gives the same integrals, so a width larger by 1e-6 (relative) gives
-        # the same curve; recorded in the result as ``kappa_nudged``.
-        nudged = True
-        curve = xi_branch(setting.replace(kappa=setting.kappa * (1 + 1e-6)), np.geomspace(xi_min, 3e3, N_XI),
-                          refine=True)
+    curve = xi_branch(setting, np.geomspace(xi_min, 3e3, N_XI), refine=True)
     inside = (curve.alpha >= ALPHA_WINDOW[0]) & (curve.alpha <= ALPHA_WINDOW[1])
     keep = inside | np.roll(inside, 1) | np.roll(inside, -1)  # one point beyond each end of the window
     finite = np.isfinite(curve.mse) & np.isfinite(curve.alpha)
@@ -95,8 +82,6 @@ def theory_curve(task: dict) -> dict:
             "ise": _round(curve.ise[keep]), "rank": _round(curve.rank[keep]), "q": _round(curve.q[keep]),
             "xi": _round(curve.xi[keep]), "branch": [curve.branch[i] for i in np.nonzero(keep)[0]],
             "converged": bool(np.all(curve.converged[keep]))}
-    if nudged:
-        out["kappa_nudged"] = True
     return out
 
 
