@@ -1,4 +1,4 @@
-"""Benchmark of the Bayes-optimal error (qnn.bayes_optimal, qnn.denoising), side by side with a plain version.
+"""Benchmark of the Bayes-optimal error (qnn.optimal.bayes, qnn.optimal.denoising), side by side with a plain version.
 
 The plain version is the independent computation of tests/test_bayes_optimal.py: the Stieltjes transform from the
 companion-matrix eigenvalues of the cubic on a uniform grid of 20001 points, MMSE = E|S*|^2/d - E|S_hat|^2/d by the
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from qnn import Setting, bayes_optimal, bayes_optimal_branch, bayes_optimal_curve
-from qnn.denoising import mmse_denoising
+from qnn.optimal.denoising import mmse_denoising
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from test_bayes_optimal import _independent_bayes

@@ -1,4 +1,4 @@
-"""Benchmarks of qnn.dmft: cost vs d_eff, iterations, step-size error, response-estimator noise.
+"""Benchmarks of qnn.mean_field (the DMFT solver): cost vs d_eff, iterations, step-size error, response-estimator noise.
 
 Run (results go to benchmarks/README.md, section "DMFT")::
 
@@ -22,7 +22,7 @@ import numpy as np
 
 from qnn import Setting
 
-dm = importlib.import_module("qnn.dmft")
+dm = importlib.import_module("qnn.mean_field")
 
 SETTING = Setting(alpha=0.4, kappa=0.7, kappa_star=0.5, lam=0.05)
 

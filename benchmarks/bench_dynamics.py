@@ -24,7 +24,7 @@ FIGURES = ("dyn_fig1", "dyn_fig5", "dyn_fig12", "dyn_fig13", "dyn_fig14", "dyn_f
 
 
 def bench_oja() -> None:
-    from qnn.oja import oja_flow, oja_limit, oja_problem
+    from qnn.simulation.oja import oja_flow, oja_limit, oja_problem
 
     for d, kappa in ((200, 0.8), (400, 0.8), (400, 0.2)):
         start = time.perf_counter()

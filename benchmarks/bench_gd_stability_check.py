@@ -8,9 +8,9 @@ Run: ``OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/bench_gd_stability_che
 import time
 
 from qnn import Setting
-from qnn.data import init_student, make_dataset, rep_generators
-from qnn.integrator import velocity_and_objective
-from qnn.network import flow_velocity
+from qnn.simulation.data import init_student, make_dataset, rep_generators
+from qnn.simulation.integrator import velocity_and_objective
+from qnn.simulation.network import flow_velocity
 
 REPEATS, CALLS = 10, 300
 

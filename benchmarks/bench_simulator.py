@@ -4,7 +4,7 @@ One GD step is ``W <- W - eta G W`` with ``G = (d/n) sum_mu (tr(S Z_mu) - y_mu) 
 (book/theory/conventions.md). Compared, side by side in one run, at d = 50, 100, 150 (alpha = 0.5, kappa = 0.7,
 kappa* = 0.3):
 
-* ``qnn`` (gaussian inputs): :func:`qnn.network.flow_velocity`, O(n d m) through ``X W``; the n x d x d
+* ``qnn`` (gaussian inputs): :func:`qnn.simulation.network.flow_velocity`, O(n d m) through ``X W``; the n x d x d
   feature tensor is never formed.
 * ``qnn`` (GOE features, packed upper triangle): O(n d^2 / 2).
 * reference: the straightforward implementation that forms ``Z = (x x^T - I)/sqrt(d)`` as an (n, d, d) array once
@@ -32,8 +32,8 @@ import time
 import numpy as np
 
 from qnn.conventions import Setting
-from qnn.data import init_student, make_dataset, rep_generators
-from qnn.network import flow_velocity
+from qnn.simulation.data import init_student, make_dataset, rep_generators
+from qnn.simulation.network import flow_velocity
 
 
 def reference_step(Z: np.ndarray, y: np.ndarray, W: np.ndarray, eta: float, lam: float) -> np.ndarray:

@@ -1,8 +1,8 @@
 """Benchmark of the fixed-point solver: the fast path (default) against the reference path, cold, side by side.
 
 Cold means fresh settings with every cache cleared before each call (a new slider value in an app): the spectral-law
-caches of :mod:`qnn.fixed_point_equations` and :mod:`qnn.spectral`, and the per-kappa* matrix of
-:mod:`qnn.spectral_batch`. Single thread (OpenBLAS limited to one thread below, before numpy loads). Times are the CPU
+caches of :mod:`qnn.longtime.equations` and :mod:`qnn.spectra.laws`, and the per-kappa* matrix of
+:mod:`qnn.spectra.batch`. Single thread (OpenBLAS limited to one thread below, before numpy loads). Times are the CPU
 time of this process (``time.process_time``), robust to the shared machine's load; each call is repeated and the
 median kept.
 
@@ -35,7 +35,8 @@ import numpy as np
 
 import qnn
 from qnn import Setting, fixed_point, fixed_point_curve
-from qnn import fixed_point_equations, fixed_point_fast, spectral, spectral_batch
+from qnn.longtime import equations as fixed_point_equations, fast as fixed_point_fast
+from qnn.spectra import laws as spectral, batch as spectral_batch
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
 from theory_grid import GRID

@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from qnn import Setting, train_to_convergence
-from qnn.fixed_point import fixed_point
+from qnn.longtime.fixed_point import fixed_point
 
 SETTINGS = {"T2": Setting(0.39, 1.0, 0.3, noise=1.0, lam=0.1), "T4": Setting(0.4, 0.4, 0.3, noise=0.5, lam=0.05),
             "T6": Setting(0.15, 0.5, 0.2, noise=0.25, lam=1.0)}

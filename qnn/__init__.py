@@ -3,22 +3,19 @@
 Companion package of the qnn-book (arXiv:2601.10483). Conventions: :mod:`qnn.conventions` (Theory:
 book/theory/conventions.md).
 """
-from . import denoising, spectral, thresholds
-from .bayes_optimal import BayesOptimal, BayesOptimalCurve, bayes_optimal, bayes_optimal_branch, bayes_optimal_curve
-from .conventions import Setting
-from .dmft import DMFTResult, dmft
-from .fixed_point import (EstimatorDensity, FixedPoint, FixedPointCurve, estimator_density, fixed_point,
-                          fixed_point_curve, xi_branch)
-from .oja import OjaResult, oja_flow, oja_power_law
-from .simulation import ConvergenceResult, SimulationResult, simulate, train_to_convergence
-from .threshold_estimate import ThresholdEstimate, estimate_threshold
+from .conventions import Setting, __version__
+from .longtime.fixed_point import (EstimatorDensity, FixedPoint, FixedPointCurve, estimator_density, fixed_point,
+                                   fixed_point_curve, xi_branch)
+from .mean_field import DMFTResult, dmft
+from .optimal.bayes import BayesOptimal, BayesOptimalCurve, bayes_optimal, bayes_optimal_branch, bayes_optimal_curve
+from .simulation.oja import OjaResult, oja_flow, oja_power_law
+from .simulation.gradient_flow import ConvergenceResult, SimulationResult, simulate, train_to_convergence
+from .simulation.threshold_estimate import ThresholdEstimate, estimate_threshold
 
-__version__ = "0.1.0"
-__all__ = ["Setting"]
+__all__ = ["Setting", "__version__"]
 __all__ += ["simulate", "train_to_convergence", "SimulationResult", "ConvergenceResult"]
 __all__ += ["dmft", "DMFTResult"]
 __all__ += ["fixed_point", "fixed_point_curve", "xi_branch", "estimator_density", "FixedPoint", "FixedPointCurve",
-            "EstimatorDensity", "spectral", "thresholds"]
+            "EstimatorDensity"]
 __all__ += ["oja_flow", "oja_power_law", "OjaResult", "estimate_threshold", "ThresholdEstimate"]
-__all__ += ["bayes_optimal", "bayes_optimal_curve", "bayes_optimal_branch", "BayesOptimal", "BayesOptimalCurve",
-            "denoising"]
+__all__ += ["bayes_optimal", "bayes_optimal_curve", "bayes_optimal_branch", "BayesOptimal", "BayesOptimalCurve"]

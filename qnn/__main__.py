@@ -10,7 +10,7 @@ Subcommands
     cheap; ``sample``: also each simulation figure's seeded sample, ``--check-seed``; ``all``: every task);
     ``--upgrade`` converts format-1 caches to the current format.
 ``voila [APP] [--port P] [--browser] [--list]``
-    Serve the interactive Voila apps (``apps/*.md``, see :mod:`qnn.voila`) on 127.0.0.1.
+    Serve the interactive Voila apps (``apps/*.md``, see :mod:`qnn.apps.launcher`) on 127.0.0.1.
 
 To add a subcommand: write ``_add_NAME(subparsers)`` that creates its parser and sets ``handler``, and append it
 to ``SUBCOMMANDS``.
@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import figdata
-from .voila import add_voila_subcommand
+from .apps.launcher import add_voila_subcommand
 
 
 def _positive_or_all(text: str) -> int:

@@ -27,8 +27,10 @@ Metrics
 * ``Loss_train = (1/(4n)) sum_mu (y_mu - tr(S Z_mu))^2`` (no regulariser).
 * ``ISE = (1/(4n)) sum_mu tr((S - S*) Z_mu)^2`` (in-sample error against the clean labels).
 
-This module holds only :class:`Setting` and the validation helpers every other module uses.
+This module holds only :class:`Setting`, the validation helpers every other module uses and the package version
+(``__version__``, re-exported as ``qnn.__version__``; the figure caches record it).
 """
+
 from __future__ import annotations
 
 import math
@@ -38,11 +40,13 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["Setting", "Features", "FEATURES", "check_positive", "check_nonnegative", "check_features",
+__all__ = ["Setting", "__version__", "Features", "FEATURES", "check_positive", "check_nonnegative", "check_features",
            "check_dimension", "check_int", "check_jobs", "MAX_SAMPLES"]
 
 #: Largest sample count ``n = floor(alpha d^2)`` that :meth:`Setting.dims` accepts (exact in float64; far beyond
-#: any memory: the data size checks of :mod:`qnn.data` stop much earlier).
+#: any memory: the data size checks of :mod:`qnn.simulation.data` stop much earlier).
+__version__ = "0.1.0"     # the package version (pyproject.toml states the same)
+
 MAX_SAMPLES = 2.0**53
 
 Features = Literal["gaussian", "goe"]

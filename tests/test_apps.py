@@ -11,11 +11,13 @@ import time
 import numpy as np
 import pytest
 
-from qnn import Setting, apps, thresholds
-from qnn.bayes_optimal import bayes_optimal
+from qnn import Setting, apps
+
+from qnn.longtime import thresholds
+from qnn.optimal.bayes import bayes_optimal
 from qnn.__main__ import main
-from qnn.fixed_point import fixed_point
-from qnn.voila import APPS, APPS_DIR, app_source, build_app_notebooks, serve, voila_command
+from qnn.longtime.fixed_point import fixed_point
+from qnn.apps.launcher import APPS, APPS_DIR, app_source, build_app_notebooks, serve, voila_command
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -71,7 +73,7 @@ def test_app_texts_cite_the_book_theory_pages():
 
 def test_voila_command_uses_local_host_and_tooling_flags(tmp_path):
     command = voila_command(tmp_path / "x.ipynb", 8123)
-    assert command[1:3] == ["-m", "qnn.voila"]                  # run_voila: the book's template on JUPYTER_PATH
+    assert command[1:3] == ["-m", "qnn.apps.launcher"]                  # run_voila: the book's template on JUPYTER_PATH
     assert "--Voila.ip=127.0.0.1" in command and "--port=8123" in command and "--no-browser" in command
     assert "--VoilaConfiguration.extension_denylist=jupyterlab-jupytext" in command
     assert "--template=qnn" in command
@@ -82,7 +84,7 @@ def test_voila_command_uses_local_host_and_tooling_flags(tmp_path):
 
 def test_cli_show_tracebacks_option(monkeypatch):
     seen = {}
-    monkeypatch.setattr("qnn.voila.serve", lambda app, **kwargs: seen.update(app=app, **kwargs) or 0)
+    monkeypatch.setattr("qnn.apps.launcher.serve", lambda app, **kwargs: seen.update(app=app, **kwargs) or 0)
     assert main(["voila", "spectrum"]) == 0 and seen["show_tracebacks"] is False
     assert main(["voila", "spectrum", "--show-tracebacks"]) == 0 and seen["show_tracebacks"] is True
 
@@ -98,7 +100,7 @@ def test_voila_page_requests_nothing_from_a_cdn(tmp_path):
 
     import nbformat
 
-    from qnn.voila import ROOT, free_port
+    from qnn.apps.launcher import ROOT, free_port
 
     notebook = tmp_path / "page.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")],
@@ -388,7 +390,7 @@ def test_add_simulation_points_draws_markers():
 
 
 def test_double_descent_app_bayes_optimal_toggle():
-    """The "Bayes-optimal" switch draws the MMSE of qnn.bayes_optimal on the MSE panel, below the gradient-flow
+    """The "Bayes-optimal" switch draws the MMSE of qnn.bayes_optimal(...) on the MSE panel, below the gradient-flow
     curve, and updates within 0.3 s (CPU time: the shared machine's wall time varies with its load)."""
     import time
 

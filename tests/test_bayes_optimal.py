@@ -18,10 +18,11 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 import qnn
-from qnn import Setting, thresholds
-from qnn.bayes_optimal import bayes_optimal, bayes_optimal_branch, bayes_optimal_curve
-from qnn.data import goe, sample_teacher
-from qnn.denoising import denoised_spectrum, denoiser, density_cube_integral, mmse_denoising
+from qnn import Setting
+from qnn.longtime import thresholds
+from qnn.optimal.bayes import bayes_optimal, bayes_optimal_branch, bayes_optimal_curve
+from qnn.simulation.data import goe, sample_teacher
+from qnn.optimal.denoising import denoised_spectrum, denoiser, density_cube_integral, mmse_denoising
 
 MC_CASES = [(0.3, 0.05, 11), (0.5, 0.5, 12), (1.5, 1.0, 13)]   # (kappa*, xi, seed), d = 800
 MC_D = 800
@@ -179,10 +180,10 @@ def test_matches_an_independent_computation(kappa_star, alpha, noise):
 def test_cube_integral_matches_direct_quadrature():
     """int rho^3 against a fine trapezoid on the density (two intervals, merged, and kappa* > 1)."""
     for kappa_star, xi in [(0.3, 0.05), (0.3, 0.5), (2.0, 0.2)]:
-        x = np.concatenate([np.linspace(lo, hi, 200001) for lo, hi in qnn.spectral.support(kappa_star, xi)])
-        rho = qnn.spectral.density(x, kappa_star, xi)
+        x = np.concatenate([np.linspace(lo, hi, 200001) for lo, hi in qnn.spectra.laws.support(kappa_star, xi)])
+        rho = qnn.spectra.laws.density(x, kappa_star, xi)
         direct = sum(np.trapezoid(rho[i * 200001:(i + 1) * 200001] ** 3, x[i * 200001:(i + 1) * 200001])
-                     for i in range(len(qnn.spectral.support(kappa_star, xi))))
+                     for i in range(len(qnn.spectra.laws.support(kappa_star, xi))))
         assert density_cube_integral(kappa_star, xi) == pytest.approx(direct, rel=1e-6)
 
 

@@ -1,7 +1,7 @@
 """Browser tests of the Voila apps (marker ``browser``; needs /usr/bin/chromium, playwright and voila).
 
-For each app: convert its notebook (:func:`qnn.voila.build_app_notebooks`), start Voila on a free port of
-127.0.0.1 (:func:`qnn.voila.voila_command`, the command ``python -m qnn voila`` runs), open it in headless
+For each app: convert its notebook (:func:`qnn.apps.launcher.build_app_notebooks`), start Voila on a free port of
+127.0.0.1 (:func:`qnn.apps.launcher.voila_command`, the command ``python -m qnn voila`` runs), open it in headless
 Chromium with every non-local request blocked, wait for the sliders and the plotly figure, then focus the first
 slider's handle and press ArrowRight a few times. Each press must change the figure's data (the plotly graph
 div's ``data``), the time from key press to changed data is the measured update latency; no JavaScript error may
@@ -25,7 +25,7 @@ import pytest
 
 from conftest import open_offline_page
 
-from qnn.voila import APPS, build_app_notebooks, free_port, voila_command
+from qnn.apps.launcher import APPS, build_app_notebooks, free_port, voila_command
 
 pytestmark = pytest.mark.browser
 

@@ -1,12 +1,12 @@
-"""Tests of qnn.data: teacher, initialisation, features, labels, seeding (book/theory/conventions.md)."""
+"""Tests of qnn.simulation.data: teacher, initialisation, features, labels, seeding (book/theory/conventions.md)."""
 import math
 
 import numpy as np
 import pytest
 
 from qnn.conventions import Setting
-from qnn.data import (check_training_memory, goe, init_student, make_dataset, memory_limit_bytes, rep_generators,
-                      sample_teacher, training_memory_bytes)
+from qnn.simulation.data import (check_training_memory, goe, init_student, make_dataset, memory_limit_bytes,
+                                 rep_generators, sample_teacher, training_memory_bytes)
 
 SETTING = Setting(alpha=0.5, kappa=0.7, kappa_star=0.3, noise=0.2)
 

@@ -1,4 +1,4 @@
-"""Tests of qnn.dmft (theory: book/theory/dmft.md): numerics of each piece, limits, and the solver's contract.
+"""Tests of qnn.mean_field, the DMFT solver (book/theory/dmft.md): numerics of each piece, limits, the contract.
 
 The comparisons with gradient-flow simulations and with the long-time fixed point are in
 ``tests/test_dmft_validation.py`` (``@pytest.mark.slow``).
@@ -17,7 +17,7 @@ import importlib
 import qnn
 from qnn.conventions import Setting
 
-dm = importlib.import_module("qnn.dmft")   # the module (``qnn.dmft`` itself is the solver function)
+dm = importlib.import_module("qnn.mean_field")   # the module (``qnn.dmft`` is the solver function)
 
 SETTING = Setting(alpha=0.4, kappa=0.7, kappa_star=0.5, lam=0.05)
 
@@ -440,13 +440,13 @@ def test_dmft_refuses_an_unstable_time_step():
         dm.dmft({"alpha": 1}, 1.0)
 
 
-# --- the energy-balance diagnostic (qnn.dmft_validation) -----------------------------------------------------------
+# --- the energy-balance diagnostic (qnn.mean_field.validation) --------------------------------------------------------
 
 def test_energy_balance_is_exact_in_the_population_limit():
     """alpha -> infinity: the parameter-side balance reproduces Loss_train = MSE/2 + Delta/4 (with the control
     variate: the population runs' mean). Without the population correction the trapezoid rule's early-time error
     is visible (measured -1.8e-3 here)."""
-    validation = importlib.import_module("qnn.dmft_validation")
+    validation = importlib.import_module("qnn.mean_field.validation")
     setting = Setting(alpha=1e12, kappa=1.0, kappa_star=0.5, noise=0.25, lam=0.02, gamma=0.1)
     r = dm.dmft(setting, 4.0, **FAST)
     balance, se = validation.energy_balance(r)
@@ -458,7 +458,7 @@ def test_energy_balance_is_exact_in_the_population_limit():
 
 
 def test_extrapolation_in_one_over_d():
-    validation = importlib.import_module("qnn.dmft_validation")
+    validation = importlib.import_module("qnn.mean_field.validation")
     d = np.array([40, 60, 80])
     y = 2.0 + 3.0 / d
     value, se = validation.extrapolate_in_d(d, np.stack([y, 2 * y], axis=1), np.full((3, 2), 0.01))

@@ -1,7 +1,7 @@
-"""Slow validation of qnn.dmft against gradient-flow simulations and the long-time fixed point.
+"""Slow validation of the DMFT solver (qnn.mean_field) against gradient-flow simulations and the long-time fixed point.
 
 Run with ``pytest -m slow tests/test_dmft_validation.py``. The simulations and DMFT solves are cached under
-``.cache/dmft`` (the same cache as ``python -m qnn.dmft_validation``, which also writes the book's data), so a
+``.cache/dmft`` (the same cache as ``python -m qnn.mean_field.validation``, which also writes the book's data), so a
 second run only recomputes the comparison. First run: about an hour on 2 busy cores.
 """
 from __future__ import annotations
@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from qnn import Setting
-from qnn.fixed_point import fixed_point
+from qnn.longtime.fixed_point import fixed_point
 
-validation = importlib.import_module("qnn.dmft_validation")
-dm = importlib.import_module("qnn.dmft")
+validation = importlib.import_module("qnn.mean_field.validation")
+dm = importlib.import_module("qnn.mean_field")
 
 pytestmark = pytest.mark.slow
 

@@ -10,9 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qnn import Setting, apps, thresholds
-from qnn.bayes_optimal import bayes_optimal
-from qnn.fixed_point import fixed_point
+from qnn import Setting, apps
+
+from qnn.longtime import thresholds
+from qnn.optimal.bayes import bayes_optimal
+from qnn.longtime.fixed_point import fixed_point
 
 PAGES = Path(__file__).resolve().parents[1] / "book" / "exercises"
 NAMES = ("thresholds", "double_descent", "spectrum", "fixed_point", "bayes_optimal")

@@ -21,7 +21,7 @@ def test_registered_figures_and_grids():
 
 def test_fig20_grids_bracket_the_theory_threshold():
     """Each pair's 9-alpha grid is centred on alpha_PR (rounded to 0.01), so the drop is inside the grid."""
-    from qnn.thresholds import alpha_pr
+    from qnn.longtime.thresholds import alpha_pr
 
     assert len({(k, ks) for k, ks, _ in FIG20_PAIRS}) == len(FIG20_PAIRS)
     for kappa, kappa_star, centre in FIG20_PAIRS:

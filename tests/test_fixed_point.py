@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 
 import qnn
-from qnn import Setting, estimator_density, fixed_point, fixed_point_curve, thresholds, xi_branch
-from qnn.fixed_point import FixedPointError
-from qnn.fixed_point_equations import evaluate as _evaluate
+from qnn import Setting, estimator_density, fixed_point, fixed_point_curve, xi_branch
+from qnn.longtime import thresholds
+from qnn.longtime.fixed_point import FixedPointError
+from qnn.longtime.equations import evaluate as _evaluate
 
 SETTINGS = [
     Setting(0.39, 1.0, 0.3, noise=1.0, lam=0.1),
@@ -153,14 +154,14 @@ def test_tiny_kappa_star_reports_instead_of_crashing():
 
 
 def test_exports():
-    assert qnn.fixed_point is fixed_point and qnn.thresholds.alpha_pr is thresholds.alpha_pr
+    assert qnn.fixed_point is fixed_point and qnn.longtime.thresholds.alpha_pr is thresholds.alpha_pr
     assert issubclass(FixedPointError, RuntimeError)
 
 
 # ------------------------------------------------------------------------------------------------------------------
 # Monte-Carlo oracle at finite d (Theory: book/theory/fixed_point.md)
 # ------------------------------------------------------------------------------------------------------------------
-from qnn.oracle import oracle_replicas, oracle_state  # noqa: E402
+from qnn.simulation.oracle import oracle_replicas, oracle_state  # noqa: E402
 
 
 @pytest.mark.parametrize("kappa, ks, xi, q", [(1.0, 0.3, 1.0, 0.4), (0.35, 0.3, 0.2, 0.3), (0.7, 0.5, 2.0, 1.0)])
@@ -245,7 +246,7 @@ def test_training_goe_small_d():
 def _theory_rank(fp, rank_cutoff=1e-3):
     """Theory rank counted like the simulator: eigenvalues of S_hat above ``rank_cutoff`` times the largest one
     (the density of S_hat is positive at 0+, so a relative cutoff removes a little mass; e.g. 0.584 -> 0.577)."""
-    from qnn.fixed_point_equations import law as _law
+    from qnn.longtime.equations import law as _law
     law = _law(fp.setting.kappa_star, fp.xi)
     return float(law.mass_above(max(fp.cut, fp.q + rank_cutoff * (law.top - fp.q)))[0])
 
@@ -327,8 +328,8 @@ def _extrapolate(dims, means, sems):
 @pytest.mark.parametrize("k, ks", [(0.3, 0.2), (0.4, 0.3), (1.0, 0.3), (0.35, 0.3), (0.7, 0.5)])
 def test_interpolating_branch_ends_at_alpha_pr_plus(k, ks):
     """Two independent routes to alpha_PR+: the lambda = 0 interpolating branch of the fixed-point engine at
-    xi -> 0 (full free-convolution law) and the closed semicircle-moment formula of qnn.thresholds."""
-    from qnn.fixed_point_equations import points_at_xi as _points_at_xi
+    xi -> 0 (full free-convolution law) and the closed semicircle-moment formula of qnn.longtime.thresholds."""
+    from qnn.longtime.equations import points_at_xi as _points_at_xi
     pts = [p for p in _points_at_xi(k, ks, 1e-8, 0.0, 0.0) if p["branch"] == "interpolating"]
     assert len(pts) == 1
     assert pts[0]["alpha"] == pytest.approx(thresholds.alpha_pr_plus(k, ks), abs=1e-4)

@@ -12,7 +12,7 @@ Design, fixed before the first run (2026-11-29, issue 12), not tuned afterwards:
 * d = 20 (the figures use 40-60; a gradient costs 0.13 ms at d = 20 and 0.5 ms at d = 40, and the flow needs
   ~4e4 gradients per 1000 time units), 2 repetitions, the same seed for solver and flow (same teacher, data, W(0)).
 * Reference: gradient flow (adaptive RK23) until ``|G W|_F/sqrt(d) <= 1e-5``, at most t = 5000
-  (:func:`qnn.stationary_flow.flow_to_stationarity`).
+  (:func:`qnn.simulation.stationary_flow.flow_to_stationarity`).
 * Two assertions per point: (1) every flow reached the tolerance by t = 5000; (2) the flow's mean MSE (at its
   stopping time) lies within the figure's error bar around the solver's mean,
   ``|mean_flow - mean_solver| <= max(2 std_solver (ddof = 0), 1e-3 mean_solver)`` (the 1e-3 floor covers the

@@ -1,13 +1,15 @@
-"""Tests of qnn.network: losses, the gradient G, finite differences, population limit (book/theory/conventions.md)."""
+"""Tests of qnn.simulation.network: losses, the gradient G, finite differences, population limit
+(book/theory/conventions.md)."""
 import math
 
 import numpy as np
 import pytest
 
 from qnn.conventions import Setting
-from qnn.data import init_student, make_dataset, rep_generators
-from qnn.network import (flow_velocity, gradient_matrix, ise, loss_train, mse, objective, objective_and_gradient,
-                         population_flow_velocity, population_gradient_matrix, predictions, residuals, stationarity)
+from qnn.simulation.data import init_student, make_dataset, rep_generators
+from qnn.simulation.network import (flow_velocity, gradient_matrix, ise, loss_train, mse, objective,
+                                    objective_and_gradient, population_flow_velocity, population_gradient_matrix,
+                                    predictions, residuals, stationarity)
 
 SETTING = Setting(alpha=0.6, kappa=0.6, kappa_star=0.4, noise=0.3, lam=0.07)
 
@@ -98,7 +100,7 @@ def test_bad_inputs():
 
 @pytest.mark.parametrize("features", ["gaussian", "goe"])
 def test_hessian_vector_product_and_top_eigenvalue(features):
-    from qnn.network import hessian_vector_product, largest_hessian_eigenvalue
+    from qnn.simulation.network import hessian_vector_product, largest_hessian_eigenvalue
 
     data, W = problem(features, d=6)
     V = np.random.default_rng(2).standard_normal(W.shape)

@@ -1,11 +1,11 @@
-"""Tests of qnn.oja: the exact Oja/Riccati solution of paper Figure 13 and its power-law constants."""
+"""Tests of qnn.simulation.oja: the exact Oja/Riccati solution of paper Figure 13 and its power-law constants."""
 import math
 
 import numpy as np
 import pytest
 from scipy.integrate import quad
 
-from qnn.oja import (C3_CONSTANT, oja_flow, oja_limit, oja_power_law, oja_problem, semicircle_density,
+from qnn.simulation.oja import (C3_CONSTANT, oja_flow, oja_limit, oja_power_law, oja_problem, semicircle_density,
                      semicircle_upper_quantile)
 
 

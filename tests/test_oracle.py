@@ -10,8 +10,10 @@ import time
 import numpy as np
 import pytest
 
-from qnn import Setting, oracle
-from qnn.oracle import oracle_fixed_point, oracle_replicas, oracle_state, sample_teacher_and_noise
+from qnn import Setting
+
+from qnn.simulation import oracle
+from qnn.simulation.oracle import oracle_fixed_point, oracle_replicas, oracle_state, sample_teacher_and_noise
 
 
 def test_one_sample_has_no_standard_error_instead_of_nan():

@@ -26,8 +26,10 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 import qnn
-from qnn import Setting, spectral, thresholds
-from qnn.fixed_point import FixedPoint
+from qnn import Setting
+from qnn.spectra import laws as spectral
+from qnn.longtime import thresholds
+from qnn.longtime.fixed_point import FixedPoint
 
 CALL_LIMIT_S = 10.0     # per call; the slowest passing call took 3 s on the loaded machine, typical ones < 0.3 s
 KNOWN_LIMIT_S = 1.0     # for the known violations below (three of them hang): enough to see whether they are fixed
@@ -209,7 +211,7 @@ def run_cases(cases, isolate: bool = True) -> tuple[list[str], dict]:
 #: any other violation fails it; once fixed they simply pass.
 KNOWN_VIOLATIONS: dict[str, str] = {
     "estimator_density(Setting(alpha=1e-06, kappa=1e-06, kappa_star=2.0, noise=0.1, lam=0.0001, gamma=1.0))":
-        "FixedPointError (a RuntimeError) 'solver failed: math range error' (qnn.fixed_point)",
+        "FixedPointError (a RuntimeError) 'solver failed: math range error' (qnn.longtime.fixed_point)",
 }
 
 
@@ -358,13 +360,13 @@ def data_cases(rng, count=6):
         setting = _sim_setting(rng, d)
         features = pick(rng, ("gaussian", "goe"))
         yield (f"make_dataset({setting}, {d}, {features})",
-               lambda s=setting, d=d, f=features: qnn.data.make_dataset(s, d, np.random.default_rng(0), f))
+               lambda s=setting, d=d, f=features: qnn.simulation.data.make_dataset(s, d, np.random.default_rng(0), f))
         yield (f"Setting.dims/teacher_second_moment({setting})",
                lambda s=setting, d=d: (s.dims(d), s.teacher_second_moment))
 
 
 def oracle_cases(rng, count=4):
-    from qnn import oracle
+    from qnn.simulation import oracle
 
     # the Monte-Carlo oracle draws d x (kappa* d) teachers (wide ones through their Wishart law): kappa* = 1e6 is
     # tried once (it used to hang), not drawn at random
@@ -384,8 +386,8 @@ def oracle_cases(rng, count=4):
 
 
 def bayes_cases(rng, count=12):
-    from qnn import denoising
-    from qnn.bayes_optimal import bayes_optimal_window
+    from qnn.optimal import denoising
+    from qnn.optimal.bayes import bayes_optimal_window
 
     for _ in range(count):
         setting = random_setting(rng)

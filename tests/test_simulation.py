@@ -1,4 +1,4 @@
-"""Tests of qnn.simulation: gradient-flow simulator and training to convergence.
+"""Tests of qnn.simulation.gradient_flow: gradient-flow simulator and training to convergence.
 
 Fast tests use d <= 20. The finite-size trends (d = 40, 60, 80) and long runs are marked slow
 (``pytest -m slow tests/test_simulation.py``); their measured numbers are in benchmarks/README.md (SIM section).
@@ -10,9 +10,9 @@ import pytest
 
 from qnn import simulate, train_to_convergence
 from qnn.conventions import Setting
-from qnn.data import init_student, make_dataset, rep_generators
-from qnn.network import flow_velocity, gradient_matrix, mse, stationarity
-from qnn.simulation import StepSizeError, record_times
+from qnn.simulation.data import init_student, make_dataset, rep_generators
+from qnn.simulation.network import flow_velocity, gradient_matrix, mse, stationarity
+from qnn.simulation.gradient_flow import StepSizeError, record_times
 
 SETTING = Setting(alpha=0.5, kappa=0.7, kappa_star=0.3)
 REGULARISED = Setting(alpha=0.6, kappa=1.2, kappa_star=0.4, noise=0.2, lam=0.1)
@@ -299,7 +299,7 @@ def test_train_to_convergence_matches_long_simulation_at_d40():
 
 def test_gd_stability_bound_from_the_largest_hessian_eigenvalue():
     """Near a minimum GD is stable for eta < 2/lambda_max and unstable above (power-iteration estimate)."""
-    from qnn.network import largest_hessian_eigenvalue
+    from qnn.simulation.network import largest_hessian_eigenvalue
 
     d = 10
     end = train_to_convergence(REGULARISED, d, reps=1, seed=3, gtol=1e-8, method="convex", progress=False)
@@ -341,7 +341,7 @@ def test_gradient_descent_past_its_stability_limit_raises_early():
 
 def test_integrate_flow_checks_the_objective_given_with_the_velocity():
     """On E(W) = a |W|^2 / 2 (velocity a W) GD is stable for eta a < 2: the check must pass at 1.9, fail at 2.1."""
-    from qnn.simulation import integrate_flow
+    from qnn.simulation.gradient_flow import integrate_flow
 
     a, W0 = 10.0, np.ones((3, 2))
     for eta, stable in ((0.19, True), (0.21, False)):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.integrate import quad
 
-from qnn import spectral as sp
+from qnn.spectra import laws as sp
 
 CASES = [(0.3, 0.01), (0.3, 0.5), (0.5, 1e-4), (1.0, 0.01), (2.0, 0.3), (0.3, 1e-8), (0.3, 100.0), (0.7, 2.0)]
 

@@ -1,9 +1,9 @@
-"""Tests of qnn.stationary_flow (gradient flow run to a stationarity criterion)."""
+"""Tests of qnn.simulation.stationary_flow (gradient flow run to a stationarity criterion)."""
 import numpy as np
 import pytest
 
 import qnn
-from qnn.stationary_flow import flow_to_stationarity
+from qnn.simulation.stationary_flow import flow_to_stationarity
 
 
 def test_reaches_the_convex_minimiser_when_the_width_does_not_bind():

@@ -1,8 +1,8 @@
-"""Tests of qnn.threshold_estimate (the Figure 20 estimator)."""
+"""Tests of qnn.simulation.threshold_estimate (the Figure 20 estimator)."""
 import numpy as np
 import pytest
 
-from qnn.threshold_estimate import estimate_threshold, log_mse_slopes
+from qnn.simulation.threshold_estimate import estimate_threshold, log_mse_slopes
 
 
 def test_slopes_are_forward_differences_of_log():
@@ -52,7 +52,7 @@ def test_bad_input(alphas, mse, match):
 
 
 def test_compare_with_theory_counts_offsets_and_intervals():
-    from qnn.threshold_estimate import ThresholdEstimate, compare_with_theory
+    from qnn.simulation.threshold_estimate import ThresholdEstimate, compare_with_theory
 
     empty = np.array([])
     estimates = {(0.5, 0.5): ThresholdEstimate(0.40, 0.36, 0.42, empty, empty),
@@ -67,7 +67,7 @@ def test_compare_with_theory_counts_offsets_and_intervals():
 
 
 def test_extrapolation_in_inverse_d_recovers_a_line():
-    from qnn.threshold_estimate import extrapolate_in_inverse_d
+    from qnn.simulation.threshold_estimate import extrapolate_in_inverse_d
 
     dims = np.array([14.0, 20.0, 28.0])
     a, b, err = extrapolate_in_inverse_d(dims, 0.375 + 0.8 / dims)

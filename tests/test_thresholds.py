@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from qnn import thresholds as th
+from qnn.longtime import thresholds as th
 
 KS = 0.3
 

@@ -1,7 +1,7 @@
 """The interactive Voila apps of the qnn-book: their computations, figures and widgets.
 
 One module per app, each declaring its ``NAME`` (its notebook is ``apps/<NAME>.md``, served by
-``python -m qnn voila``, see :mod:`qnn.voila`) and a one-line ``DESCRIPTION``; the launcher lists the apps from
+``python -m qnn voila``, see :mod:`qnn.apps.launcher`) and a one-line ``DESCRIPTION``; the launcher lists the apps from
 these declarations (:func:`app_modules`):
 
 * :mod:`qnn.apps.double_descent` (:class:`DoubleDescentApp`): the long-time theory MSE, Loss_train and ISE vs
@@ -48,7 +48,7 @@ __all__ = [
 def app_modules() -> list[ModuleType]:
     """The modules of this package that declare an app (a ``NAME`` and a ``DESCRIPTION``), sorted by name.
 
-    The Voila launcher (:data:`qnn.voila.APPS`) is built from this list, so a new app module is listed as soon
+    The Voila launcher (:data:`qnn.apps.launcher.APPS`) is built from this list, so a new app module is listed as soon
     as it declares both.
     """
     modules = [importlib.import_module(f"{__name__}.{info.name}") for info in pkgutil.iter_modules(__path__)]

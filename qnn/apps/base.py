@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Callable
 
 from ..conventions import check_nonnegative
-from ..fixed_point import FixedPointError
+from ..longtime.fixed_point import FixedPointError
 
 __all__ = ["Debouncer", "App", "BUSY_HTML", "message_html", "float_slider", "log_slider"]
 

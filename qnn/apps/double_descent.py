@@ -6,8 +6,9 @@ kappa*, Delta, lambda``, with the threshold lines (book/theory/thresholds.md), a
 it depends on ``kappa*`` and ``Delta`` only, so it is cached per pair and costs nothing when ``kappa`` or ``lambda``
 move).
 
-Speed: the curves are traced in the xi-parametrisation of :func:`qnn.fixed_point.xi_branch` on a *fixed* xi grid
-(so the spectral laws, cached per ``(kappa*, xi)`` inside :mod:`qnn.fixed_point`, are reused when ``kappa``,
+Speed: the curves are traced in the xi-parametrisation of :func:`qnn.longtime.fixed_point.xi_branch` on a *fixed* xi
+grid
+(so the spectral laws, cached per ``(kappa*, xi)`` inside :mod:`qnn.longtime.fixed_point`, are reused when ``kappa``,
 ``Delta`` or ``lambda`` move), plus a bounded number of extra points around folds.
 """
 from __future__ import annotations
@@ -22,18 +23,18 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .. import plotting
-from ..bayes_optimal import bayes_optimal_window
+from ..optimal.bayes import bayes_optimal_window
 from ..conventions import Setting, check_int, check_positive
-from ..fixed_point import xi_branch
-from ..simulation import train_to_convergence
-from ..thresholds import alpha_pr_plus
+from ..longtime.fixed_point import xi_branch
+from ..simulation.gradient_flow import train_to_convergence
+from ..longtime.thresholds import alpha_pr_plus
 from .base import App, float_slider, log_slider, message_html
 from .threshold_lines import THRESHOLD_LABEL, THRESHOLD_STYLE, cannot_recover, threshold_values
 
 __all__ = ["DoubleDescentCurves", "double_descent_curves", "threshold_legend_html", "double_descent_figure",
            "SimulationPoints", "simulation_points", "DoubleDescentApp", "bayes_overlay"]
 
-#: Launcher entry (:mod:`qnn.voila`): the app's name (its notebook is ``apps/<NAME>.md``) and description.
+#: Launcher entry (:mod:`qnn.apps.launcher`): the app's name (its notebook is ``apps/<NAME>.md``) and description.
 NAME = "double_descent"
 DESCRIPTION = ("double-descent explorer: theory MSE / Loss_train / ISE vs alpha with the thresholds, "
                "sliders for kappa, kappa*, Delta, lambda; optional simulation points")

@@ -13,7 +13,8 @@ from functools import lru_cache
 import numpy as np
 import plotly.graph_objects as go
 
-from .. import plotting, thresholds
+from .. import plotting
+from ..longtime import thresholds
 from ..conventions import check_int, check_positive
 from .base import App, float_slider, log_slider
 from .point import PointInspection, inspect_point
@@ -21,7 +22,7 @@ from .threshold_lines import THRESHOLD_STYLE, cannot_recover
 
 __all__ = ["ThresholdCurves", "threshold_curves", "phase_diagram_figure", "PhaseDiagramApp"]
 
-#: Launcher entry (:mod:`qnn.voila`): the app's name (its notebook is ``apps/<NAME>.md``) and description.
+#: Launcher entry (:mod:`qnn.apps.launcher`): the app's name (its notebook is ``apps/<NAME>.md``) and description.
 NAME = "phase_diagram"
 DESCRIPTION = ("recovery-threshold phase diagram (alpha vs kappa) with a point inspector "
                "(fixed point and spectrum of one (kappa, alpha))")

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..conventions import Setting
-from ..fixed_point import FixedPoint, estimator_density, fixed_point
-from ..spectral import spectral_law
+from ..longtime.fixed_point import FixedPoint, estimator_density, fixed_point
+from ..spectra.laws import spectral_law
 from .threshold_lines import cannot_recover, threshold_values
 
 __all__ = ["PointInspection", "inspect_point"]

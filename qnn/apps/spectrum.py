@@ -14,13 +14,13 @@ import plotly.graph_objects as go
 
 from .. import plotting
 from ..conventions import Setting, check_int, check_positive
-from ..simulation import train_to_convergence
+from ..simulation.gradient_flow import train_to_convergence
 from .base import App, float_slider, log_slider
 from .point import PointInspection, inspect_point
 
 __all__ = ["TrainedSpectrum", "trained_spectrum", "spectrum_figure", "SpectrumApp"]
 
-#: Launcher entry (:mod:`qnn.voila`): the app's name (its notebook is ``apps/<NAME>.md``) and description.
+#: Launcher entry (:mod:`qnn.apps.launcher`): the app's name (its notebook is ``apps/<NAME>.md``) and description.
 NAME = "spectrum"
 DESCRIPTION = "spectral density of a freshly trained estimator against the theory as alpha, lambda, kappa move"
 

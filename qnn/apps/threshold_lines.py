@@ -7,7 +7,8 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-from .. import plotting, thresholds
+from .. import plotting
+from ..longtime import thresholds
 from ..conventions import check_nonnegative, check_positive
 
 __all__ = ["THRESHOLD_STYLE", "THRESHOLD_LABEL", "cannot_recover", "threshold_values"]
@@ -37,7 +38,7 @@ def threshold_values(kappa: float, kappa_star: float, noise: float = 0.0) -> dic
     """The recovery thresholds at one ``(kappa, kappa*)`` (NaN where undefined, e.g. ``kappa < kappa*``).
 
     Keys: ``alpha_bo``, ``alpha_pr_plus``, ``alpha_pr``, ``alpha_inter`` (noiseless) and, when ``noise > 0``,
-    ``alpha_inter_noisy`` (the double-descent peak, :func:`qnn.thresholds.alpha_inter` at ``Delta``).
+    ``alpha_inter_noisy`` (the double-descent peak, :func:`qnn.longtime.thresholds.alpha_inter` at ``Delta``).
     """
     kappa = check_positive("kappa", kappa)
     kappa_star = check_positive("kappa_star", kappa_star)

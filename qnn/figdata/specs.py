@@ -169,7 +169,7 @@ class FigureSpec:
     @property
     def code_version(self) -> str:
         """``qnn`` package version + the spec's own version: the cache is stale when it differs."""
-        from .. import __version__
+        from ..conventions import __version__
 
         return f"qnn {__version__} / {self.name} v{self.version}"
 

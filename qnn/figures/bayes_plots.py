@@ -15,8 +15,8 @@ import plotly.graph_objects as go
 
 from .. import plotting
 from ..figdata import FigureData
-from ..spectral import teacher_density
-from ..thresholds import alpha_bo
+from ..spectra.laws import teacher_density
+from ..longtime.thresholds import alpha_bo
 from .longtime_plots import on_panel, theory_result, vertical_line
 
 __all__ = ["BO_NAME", "BO_CAPTION", "bayes_trace", "alpha_bo_line", "spectrum_comparison", "bayes_gap"]

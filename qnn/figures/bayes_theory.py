@@ -1,20 +1,20 @@
 """Bayes-optimal curves and spectra for the long-time pages (an addition to the paper), cached like every theory
 curve (``python -m qnn data theory_bayes`` / ``theory_bayes_spectrum``).
 
-The curves are :func:`qnn.bayes_optimal.bayes_optimal_curve` (each point polished, ~2 ms) on a fixed alpha grid,
+The curves are :func:`qnn.optimal.bayes.bayes_optimal_curve` (each point polished, ~2 ms) on a fixed alpha grid,
 refined next to the noiseless threshold ``alpha_BO`` where the error vanishes; the spectra are
-:func:`qnn.denoising.denoised_spectrum` at the Bayes-optimal ``xi``. Theory: book/theory/bayes_optimal.md.
+:func:`qnn.optimal.denoising.denoised_spectrum` at the Bayes-optimal ``xi``. Theory: book/theory/bayes_optimal.md.
 
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..bayes_optimal import bayes_optimal, bayes_optimal_curve
+from ..optimal.bayes import bayes_optimal, bayes_optimal_curve
 from ..conventions import Setting
-from ..denoising import denoised_spectrum
+from ..optimal.denoising import denoised_spectrum
 from ..figdata import Check, close, exact, register
-from ..thresholds import alpha_bo
+from ..longtime.thresholds import alpha_bo
 from .longtime_theory import SPECTRUM_ALPHAS
 
 #: Sample ratios of the cached curves (the long-time figures show alpha in [0, 0.62]).

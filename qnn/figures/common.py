@@ -80,7 +80,7 @@ def longtime_checks(d_min: int, with_eigenvalues: bool) -> dict[str, Check]:
     return checks
 
 
-# -- theory: qnn.fixed_point (root finding to xtol 1e-11..1e-13, values rounded to 7 digits) ----------------------
+# -- theory: qnn.longtime.fixed_point (root finding to xtol 1e-11..1e-13, values rounded to 7 digits) ------------------
 _ROOT = ("root finding to xtol 1e-11 in log xi on integrals with ~1e-12 round-off, then rounded to 7 significant "
          "digits; 1e-5 covers the conditioning near folds and thresholds, 1e-8 absolute the values that vanish")
 THEORY_CURVE_CHECKS: dict[str, Check] = {
@@ -98,7 +98,7 @@ THEORY_SPECTRUM_CHECKS: dict[str, Check] = {
     "reason": ignore("solver message of an unconverged point"),
 }
 
-# -- exact Oja flow (qnn.oja.oja_flow) -----------------------------------------------------------------------------
+# -- exact Oja flow (qnn.simulation.oja.oja_flow) ----------------------------------------------------------------------
 OJA_CHECKS: dict[str, Check] = {
     "t": close(1e-12, 0.0, _TIMES),
     "dist": close(1e-5, 1e-24, "exact steps of conditioning <= e^(4 h) ~ 1e7 turn 1e-16 round-off into <= 1e-9 per "
@@ -107,7 +107,7 @@ OJA_CHECKS: dict[str, Check] = {
     "size": exact("the dimension the task ran at"),
 }
 
-# -- DMFT (qnn.dmft, self-consistency to a relative kernel change < tol = 2e-3) -------------------------------------
+# -- DMFT (qnn.mean_field, self-consistency to a relative kernel change < tol = 2e-3) ----------------------------------
 _DMFT = ("the DMFT iteration stops at a relative kernel change < tol = 2e-3; two stops differ by a few tol (1e-2), "
          "1e-8 absolute for quantities that vanish")
 DMFT_CHECKS: dict[str, Check] = {

@@ -17,8 +17,8 @@ import numpy as np
 
 from ..conventions import Setting
 from ..figdata import close, register
-from ..oja import oja_flow
-from ..simulation import simulate
+from ..simulation.oja import oja_flow
+from ..simulation.gradient_flow import simulate
 from .common import DMFT_CHECKS, FLOW_CHECKS, GD_CHECKS, OJA_CHECKS, longtime_checks, setting_of
 
 #: Times of the Figure 1 histograms (the paper's are 0.285, 3.39, 67.45).
@@ -57,7 +57,7 @@ def dyn_fig1(task: dict) -> dict:
 
 def _labels(task: dict) -> np.ndarray:
     """The training labels of the task's run (same seeding as :func:`qnn.simulate`, repetition 0)."""
-    from ..data import make_dataset, rep_generators
+    from ..simulation.data import make_dataset, rep_generators
 
     data = make_dataset(setting_of(task), task["d"], rep_generators(task["seed"], 0), task["features"])
     return data.y
@@ -93,7 +93,7 @@ def dyn_fig12(task: dict) -> dict:
           checks=OJA_CHECKS, check_budget_s=BUDGET["dyn_fig13"],
           description="Oja (population) flow: Dist(t) to the best PSD rank-m approximation (paper Figure 13)")
 def dyn_fig13(task: dict) -> dict:
-    """Exact Oja flow (:func:`qnn.oja.oja_flow`) at dimension ``size = round(fraction d)``."""
+    """Exact Oja flow (:func:`qnn.simulation.oja.oja_flow`) at dimension ``size = round(fraction d)``."""
     size = int(round(task["fraction"] * task["d"]))
     result = oja_flow(size, task["kappa"], task["t_max"], reps=1, seed=task["seed"] % 2**32,
                       gamma=task["gamma"], n_records=60, t_first=0.05, max_step=4.0)
@@ -171,7 +171,8 @@ def dyn_fig20(task: dict) -> dict:
 # DMFT solutions of the chapter's own settings (d = d_eff of the effective process; reps must be 1)
 # ------------------------------------------------------------------------------------------------------------
 #: (figure, alpha, noise, lam, t_max, n_times) of each DMFT solve; kappa = 0.4, kappa* = 0.3 throughout;
-#: ``n_times = 0``: the default grid (:func:`qnn.dmft.default_n_times`). New cases are appended, so that the earlier
+#: ``n_times = 0``: the default grid (:func:`qnn.mean_field.default_n_times`). New cases are appended, so that the
+# earlier
 #: ones keep their grid index, hence their seed. Figure 5: alpha = 0.2, 0.3, 0.5 at Delta = 0.5 and alpha = 0.3 at
 #: Delta = 0.25, to t = 10. (t = 30 was tried for alpha = 0.3, Delta = 0.5: 804 grid points, ~70 s per sweep on a
 #: shared core, and the late-time error contracted by only ~0.9 per sweep: 0.17 after 10 sweeps, ~50 more needed.)
@@ -184,7 +185,7 @@ def dmft_case_solve(task: dict, progress: bool = False):
     """The DMFT solve of one ``dyn_dmft`` task (also used to precompute it: same arguments, same cache)."""
     from pathlib import Path
 
-    from ..dmft import dmft
+    from ..mean_field import dmft
 
     figure, alpha, noise, lam, t_max, n_times = task["case"]
     setting = Setting(alpha=alpha, kappa=task["kappa"], kappa_star=task["kappa_star"], noise=noise, lam=lam)
@@ -201,7 +202,7 @@ def dmft_case_solve(task: dict, progress: bool = False):
           checks=DMFT_CHECKS, check_budget_s=BUDGET["dyn_dmft"],
           description="DMFT of the dynamics chapter's settings (paper Figures 1 and 5)")
 def dyn_dmft(task: dict) -> dict:
-    """Solve the DMFT (:func:`qnn.dmft.dmft`, ``d_eff = d``) for one ``case``; reports ``converged``/``reason``.
+    """Solve the DMFT (:func:`qnn.mean_field.dmft`, ``d_eff = d``) for one ``case``; reports ``converged``/``reason``.
 
     One solve takes minutes: the consistency test recomputes these only with ``pytest -m slow`` (the budget
     exceeds the default suite's). Besides the
@@ -335,13 +336,14 @@ def fig20_bias_estimates(data, main=None):
     """Threshold estimates of the bias study (cached ``dyn_fig20_bias``) as a pandas DataFrame: one row per
     (kappa, kappa*, dim, t).
 
-    Columns ``kappa, kappa_star, dim, t, estimate, low, high``: :func:`qnn.threshold_estimate.estimate_threshold`
+    Columns ``kappa, kappa_star, dim, t, estimate, low, high``:
+    :func:`qnn.simulation.threshold_estimate.estimate_threshold`
     on the MSE at time ``t`` of the runs at dimension ``dim`` (9 alphas x reps). With ``main`` (the cached
     ``dyn_fig20``), its runs of the same pairs add the rows at its own ``d`` and final time.
     """
     import pandas as pd
 
-    from ..threshold_estimate import estimate_threshold
+    from ..simulation.threshold_estimate import estimate_threshold
 
     rows = []
     for task, result in zip(data.tasks, data.results):

@@ -12,9 +12,9 @@ import plotly.graph_objects as go
 from .. import plotting
 from ..conventions import Setting
 from ..figdata import FigureData
-from ..fixed_point import fixed_point
-from ..threshold_estimate import extrapolate_in_inverse_d
-from ..thresholds import alpha_pr
+from ..longtime.fixed_point import fixed_point
+from ..simulation.threshold_estimate import extrapolate_in_inverse_d
+from ..longtime.thresholds import alpha_pr
 
 __all__ = ["figure5_end_points", "figure12_sizes", "figure12_limit_table", "bias_study_figure"]
 

@@ -21,10 +21,10 @@ import plotly.graph_objects as go
 from .. import plotting
 from ..conventions import Setting
 from ..figdata import FigureData
-from ..fixed_point import fixed_point
-from ..oja import oja_power_law
-from ..threshold_estimate import ThresholdEstimate, estimate_threshold
-from ..thresholds import alpha_pr, parameter_count
+from ..longtime.fixed_point import fixed_point
+from ..simulation.oja import oja_power_law
+from ..simulation.threshold_estimate import ThresholdEstimate, estimate_threshold
+from ..longtime.thresholds import alpha_pr, parameter_count
 
 __all__ = ["DMFTComparison", "compare_with_dmft", "figure5_slider", "figure1_output_histograms",
            "gaussianity_table", "figure5_panels", "figure5_tables", "figure5_dmft_check", "figure12_universality",

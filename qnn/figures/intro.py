@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..figdata import register
-from ..simulation import simulate
+from ..simulation.gradient_flow import simulate
 from .common import FLOW_CHECKS, setting_of
 
 #: Final time (paper units) and number of record times of the introduction's runs.

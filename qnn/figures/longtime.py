@@ -19,7 +19,7 @@ threads oversubscribing 2 cores made the same runs 40-400x slower here).
 from __future__ import annotations
 
 from ..figdata import close, exact, ignore, register
-from ..simulation import train_to_convergence
+from ..simulation.gradient_flow import train_to_convergence
 from .common import longtime_checks, setting_of
 
 #: Stationarity tolerance (|G W|_F / sqrt(d)) and iteration budget of every long-time run.
@@ -207,9 +207,10 @@ GF_CHECK_POINTS = (("fig4", "lbfgs", 0.35, 0.3, 0.0, 0.01, 0.3),
           checks=_GF_CHECKS, check_budget_s=600.0,
           description="Long-time solvers vs gradient flow run to stationarity, same seeds (rank-capped points)")
 def gf_check(task: dict) -> dict:
-    """The marker solver's end point and gradient flow's (:func:`qnn.stationary_flow.flow_to_stationarity`) for
+    """The marker solver's end point and gradient flow's (:func:`qnn.simulation.stationary_flow.flow_to_stationarity`)
+    for
     the same teacher, data and ``W(0)``. Slow (minutes per task): not recomputed by the consistency test."""
-    from ..stationary_flow import flow_to_stationarity
+    from ..simulation.stationary_flow import flow_to_stationarity
 
     _, method, kappa, kappa_star, noise, lam, alpha = task["point"]
     point = {**task, "kappa": kappa, "kappa_star": kappa_star, "noise": noise, "lam": lam, "alpha": alpha,

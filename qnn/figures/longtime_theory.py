@@ -1,10 +1,13 @@
 """Theory curves of the long-time chapters, cached like the simulation data.
 
-The fixed-point theory (:mod:`qnn.fixed_point`) costs ~5-10 s per curve on a shared 2-core machine; the long-time
+The fixed-point theory (:mod:`qnn.longtime.fixed_point`) costs ~5-10 s per curve on a shared 2-core machine; the
+long-time
 pages draw ~130 curves, which would exceed the book's build budget (< 5 min). So each curve is one task of a
-registered "figure" here (``python -m qnn data theory_fig6`` etc.), computed by :func:`qnn.fixed_point.xi_branch`
+registered "figure" here (``python -m qnn data theory_fig6`` etc.), computed by
+:func:`qnn.longtime.fixed_point.xi_branch`
 (the paper's xi-parametrisation: at each xi the cut q is root-found and alpha read off, folds followed in order) or
-:func:`qnn.fixed_point.fixed_point` + :func:`qnn.fixed_point.estimator_density` for spectra. The consistency test
+:func:`qnn.longtime.fixed_point.fixed_point` + :func:`qnn.longtime.fixed_point.estimator_density` for spectra. The
+consistency test
 recomputes every task (~1 minute in all) and compares it with the cache within the tolerances of
 :data:`qnn.figures.common.THEORY_CURVE_CHECKS`, so a change of the theory code is caught.
 
@@ -17,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..figdata import register
-from ..fixed_point import estimator_density, fixed_point, xi_branch
+from ..longtime.fixed_point import estimator_density, fixed_point, xi_branch
 from .common import THEORY_CURVE_CHECKS, THEORY_SPECTRUM_CHECKS, setting_of
 from .longtime import PAIRS_17
 

@@ -1,7 +1,7 @@
 """The quadratic network, its losses and its gradient flow (book/theory/conventions.md).
 
 All functions are pure. A student is given by its weights ``W`` (d x m) or by ``S = W W^T`` (d x d); the data by a
-:class:`qnn.data.Dataset` (either feature model).
+:class:`qnn.simulation.data.Dataset` (either feature model).
 
 * Outputs ``f_mu = tr(S Z_mu)``; residuals ``r_mu = f_mu - y_mu`` (network minus label).
 * ``G = (d/n) sum_mu r_mu Z_mu + 2 lambda I`` (symmetric d x d); gradient flow ``dW/dt = -G W`` (paper time),
@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from .conventions import check_nonnegative
+from ..conventions import check_nonnegative
 from .data import Dataset
 
 __all__ = ["predictions", "residuals", "gradient_matrix", "flow_velocity", "loss_train", "ise", "mse",

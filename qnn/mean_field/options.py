@@ -20,7 +20,7 @@ MEMORY_FRACTION = 0.8
 
 @dataclass(frozen=True)
 class DMFTOptions:
-    """Numerical options of :func:`qnn.dmft.dmft` (see its docstring for each); build with :meth:`create`."""
+    """Numerical options of :func:`qnn.mean_field.dmft` (see its docstring for each); build with :meth:`create`."""
 
     t_max: float
     n_times: int

@@ -1,7 +1,7 @@
 """Tracing the fixed-point curve in the xi-parametrisation (Theory: book/theory/fixed_point.md).
 
 At each effective noise ``xi`` the curve points are the roots ``q`` of ``F(q; xi)``
-(:func:`qnn.fixed_point_equations.points_at_xi`), with ``alpha`` read off explicitly. With label noise and small
+(:func:`qnn.longtime.equations.points_at_xi`), with ``alpha`` read off explicitly. With label noise and small
 ``lambda`` the curve folds in ``xi`` (S-shaped ``q(xi)``) but stays a graph over ``q``: ordering the points by
 ``(q, xi)`` follows the fold, and ``alpha`` decreases along it. This module traces the curve on a set of ``xi``,
 inserts points where neighbours are far apart, checks monotonicity and interpolates every field in ``log alpha``.
@@ -14,7 +14,7 @@ import numpy as np
 from scipy.interpolate import PchipInterpolator
 from scipy.optimize import brentq
 
-from .fixed_point_equations import XI_MAX, XI_MIN, curve_point, f_value, points_at_xi
+from .equations import XI_MAX, XI_MIN, curve_point, f_value, points_at_xi
 
 __all__ = ["FIELDS", "order", "trace", "gap", "refine_gaps", "point_at_q", "check_monotone", "interpolate_curve"]
 

@@ -5,7 +5,7 @@ invariant: it keeps the eigenvectors of ``Y`` and maps each eigenvalue ``x`` to
 
     f_xi(x) = x - 2 xi H_xi(x),
 
-with ``rho_xi`` the spectral law of ``Y`` and ``H_xi`` its Hilbert transform (:mod:`qnn.spectral`). Its error
+with ``rho_xi`` the spectral law of ``Y`` and ``H_xi`` its Hilbert transform (:mod:`qnn.spectra.laws`). Its error
 per ``d`` (``|S_hat - S*|_F^2 / d``) is
 
     mmse(xi) = xi - (4 pi^2 / 3) xi^2 int rho_xi(x)^3 dx,
@@ -13,7 +13,7 @@ per ``d`` (``|S_hat - S*|_F^2 / d``) is
 which equals ``(1 + 1/kappa*) - int rho_xi f_xi^2`` (the posterior mean is uncorrelated with its own error, and
 ``int rho H^2 = (pi^2/3) int rho^3``). It increases from 0 at ``xi = 0`` to the prior variance ``1/kappa*``
 as ``xi -> inf``. This module computes ``mmse``, the denoiser and the spectral law of the denoised matrix; the
-learning problem (where ``xi`` is fixed by the number of samples) is :mod:`qnn.bayes_optimal`.
+learning problem (where ``xi`` is fixed by the number of samples) is :mod:`qnn.optimal.bayes`.
 
 Numerics: ``int rho^3`` by a 64-node Gauss-Legendre rule in the edge variable ``theta`` of every piece of the
 support (``x = lo + (hi - lo)(1 - cos theta)/2``: the square-root edges become smooth), pieces cut at the
@@ -27,8 +27,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from .conventions import check_nonnegative, check_positive
-from .spectral import density, near_cusps, stieltjes, support, teacher_atom, teacher_density
+from ..conventions import check_nonnegative, check_positive
+from ..spectra.laws import density, near_cusps, stieltjes, support, teacher_atom, teacher_density
 
 __all__ = ["density_cube_integral", "mmse_denoising", "denoiser", "denoiser_derivative", "DenoisedSpectrum",
            "denoised_spectrum"]
@@ -135,7 +135,7 @@ def denoiser(x: np.ndarray | float, kappa_star: float, xi: float) -> np.ndarray:
 def denoiser_derivative(x: np.ndarray | float, kappa_star: float, xi: float) -> np.ndarray:
     """``f_xi'(x) = 1 - 2 xi H_xi'(x)`` inside the support (vectorised).
 
-    ``H' = Re g'`` with ``g'`` from implicit differentiation of the cubic of :mod:`qnn.spectral`
+    ``H' = Re g'`` with ``g'`` from implicit differentiation of the cubic of :mod:`qnn.spectra.laws`
     (``P(g, z) = xi g^3 - (z + kappa* xi) g^2 + (1 - kappa* + kappa* z) g - kappa*``):
     ``g' = -P_z / P_g = (g^2 - kappa* g) / (3 xi g^2 - 2 (z + kappa* xi) g + 1 - kappa* + kappa* z)``.
     """

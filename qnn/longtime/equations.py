@@ -1,9 +1,10 @@
 """The fixed-point equations at given ``(xi, q)`` (Theory: book/theory/fixed_point.md).
 
-This module sits below both :mod:`qnn.fixed_point` (which solves the equations at given ``alpha``) and
-:mod:`qnn.thresholds` (which locates the branch switch of the ``lambda -> 0+`` curve): it evaluates, at one effective
+This module sits below both :mod:`qnn.longtime.fixed_point` (which solves the equations at given ``alpha``) and
+:mod:`qnn.longtime.thresholds` (which locates the branch switch of the ``lambda -> 0+`` curve): it evaluates, at one
+effective
 noise ``xi`` and cut ``q``, the tail integrals of the law ``rho_xi`` of ``S* + sqrt(xi) Z_GOE``
-(:mod:`qnn.spectral`; Theory: book/theory/spectral_laws.md)
+(:mod:`qnn.spectra.laws`; Theory: book/theory/spectral_laws.md)
 
     I   = int_b^inf rho_xi(x) H(x) (x - q) dx,       MSE = 1 + 1/kappa* + int_b^inf rho_xi(x) (q^2 - x^2) dx + 4 xi I,
 
@@ -20,8 +21,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from .conventions import Setting
-from .spectral import SpectralLaw, spectral_law
+from ..conventions import Setting
+from ..spectra.laws import SpectralLaw, spectral_law
 
 __all__ = ["XI_MIN", "XI_MAX", "initial_xi_range", "law", "cap_quantile", "evaluate", "f_value",
            "bracketed_newton", "q_roots", "curve_point", "points_at_xi", "clear_caches"]

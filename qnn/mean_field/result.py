@@ -70,7 +70,8 @@ class DMFTResult:
         ``tr S(t) / d``.
     dissipation : numpy.ndarray
         ``(1/d) |G W|_F^2`` of the effective process (mean over samples): the parameter-side energy balance
-        ``d/dt [Loss_train + lambda tr S / d] = -(1/d) |G W|_F^2`` (see :func:`qnn.dmft_validation.energy_balance`).
+        ``d/dt [Loss_train + lambda tr S / d] = -(1/d) |G W|_F^2`` (see
+        :func:`qnn.mean_field.validation.energy_balance`).
     sample_dissipation, sample_trace_S : numpy.ndarray
         The same per sample (samples, N), and ``sample_C0`` each sample's ``C(0, 0)`` (samples,): the balance of
         each sample, for its standard error.
@@ -78,7 +79,7 @@ class DMFTResult:
         Sweeps of the self-consistency iteration done.
     converged : bool
         Whether the last sweep moved every monitored quantity by less than ``tol`` (relative, at every time): the
-        per-time stopping test of :func:`qnn.dmft.dmft`.
+        per-time stopping test of :func:`qnn.mean_field.dmft`.
     error : float
         The last sweep's change: the largest relative change, over all times, of ``C(t,t)``, ``Cu(t,t)``, ``chi(t)``
         and of ``R`` on the late-time band (relative to the band's largest ``|R|``).

@@ -6,7 +6,7 @@ gitignored folder ``book/_voila/`` (only when the source is newer), and :func:`s
 with the flags of ``../shared/TOOLING.md`` (the jupytext front-end extension denied: it raises a JavaScript error
 inside Voila) and the book's template ``apps/share/voila/templates/qnn`` (Voila's "lab" template without the Font
 Awesome stylesheets it fetches from a CDN: an app page requests nothing from outside its server). Voila runs
-through ``python -m qnn.voila VOILA-ARGS`` (:func:`run_voila`), which puts ``apps/share`` on ``JUPYTER_PATH`` so
+through ``python -m qnn.apps.launcher VOILA-ARGS`` (:func:`run_voila`), which puts ``apps/share`` on ``JUPYTER_PATH`` so
 that Voila finds the template. Tracebacks of failing cells are hidden unless asked for (``--show-tracebacks``):
 the apps catch bad input themselves and print a message, so a traceback means a bug.
 
@@ -22,7 +22,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .apps import app_modules
+from . import app_modules
 
 __all__ = ["APPS", "APPS_DIR", "BUILD_DIR", "TEMPLATE_ROOT", "app_source", "build_app_notebooks", "voila_command",
            "free_port", "serve", "run_voila", "add_voila_subcommand"]
@@ -108,12 +108,13 @@ def _port_is_free(port: int, host: str = "127.0.0.1") -> bool:
 def voila_command(target: Path, port: int, *, open_browser: bool = False, show_tracebacks: bool = False) -> list[str]:
     """The command line that serves ``target`` (a notebook or a folder) with Voila on 127.0.0.1:``port``.
 
-    It runs Voila through :func:`run_voila` (``python -m qnn.voila``) with the book's template; ``show_tracebacks``
+    It runs Voila through :func:`run_voila` (``python -m qnn.apps.launcher``) with the book's template;
+    ``show_tracebacks``
     shows the traceback of a failing cell in the page (default: Voila's generic error message only).
     """
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         raise ValueError(f"port must be an integer in [1, 65535], got {port!r}")
-    command = [sys.executable, "-m", "qnn.voila", str(target), f"--port={port}", "--Voila.ip=127.0.0.1",
+    command = [sys.executable, "-m", "qnn.apps.launcher", str(target), f"--port={port}", "--Voila.ip=127.0.0.1",
                f"--template={TEMPLATE}", f"--show_tracebacks={bool(show_tracebacks)}",
                "--VoilaConfiguration.extension_denylist=jupyterlab-jupytext"]
     if not open_browser:
@@ -123,7 +124,7 @@ def voila_command(target: Path, port: int, *, open_browser: bool = False, show_t
 
 def run_voila(argv: Sequence[str]) -> int:
     """Run Voila in this process with command-line arguments ``argv``, :data:`TEMPLATE_ROOT` first on
-    ``JUPYTER_PATH`` (so that ``--template=qnn`` is found); what ``python -m qnn.voila ARGS`` does."""
+    ``JUPYTER_PATH`` (so that ``--template=qnn`` is found); what ``python -m qnn.apps.launcher ARGS`` does."""
     paths = [str(TEMPLATE_ROOT), *filter(None, os.environ.get("JUPYTER_PATH", "").split(os.pathsep))]
     os.environ["JUPYTER_PATH"] = os.pathsep.join(paths)
     from voila.app import main

@@ -4,7 +4,7 @@
 or a convex solver over ``S``). When the width cap binds (``kappa < 1``) the loss in ``W`` is not convex and an
 optimiser may stop at another stationary point than the flow. :func:`flow_to_stationarity` integrates the flow
 itself, ``dW/dt = -G W`` (the same adaptive RK23 as :func:`qnn.simulate`, through
-:func:`qnn.simulation.integrate_flow`), from the same ``W(0)``, teacher and data as ``simulate`` /
+:func:`qnn.simulation.gradient_flow.integrate_flow`), from the same ``W(0)``, teacher and data as ``simulate`` /
 ``train_to_convergence`` with the same ``seed`` and repetition, and stops at the first check time where the flow
 velocity ``|G W|_F / sqrt(d)`` is at most ``gtol`` (checks at geometrically growing intervals), or at ``t_max``
 (``converged=False``).
@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .conventions import Setting, check_dimension, check_features, check_int, check_positive
+from ..conventions import Setting, check_dimension, check_features, check_int, check_positive
 from .data import init_student, make_dataset, rep_generators
 from .network import flow_velocity, gradient_matrix, ise, loss_train, mse, stationarity
-from .simulation import DEFAULT_ATOL, DEFAULT_RTOL, integrate_flow
+from .gradient_flow import DEFAULT_ATOL, DEFAULT_RTOL, integrate_flow
 
 __all__ = ["StationaryFlowResult", "flow_to_stationarity"]
 

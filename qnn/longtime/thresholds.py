@@ -16,8 +16,8 @@ import math
 import numpy as np
 from scipy.optimize import brentq
 
-from .conventions import check_nonnegative, check_positive
-from .fixed_point_equations import curve_point, law
+from ..conventions import check_nonnegative, check_positive
+from .equations import curve_point, law
 
 __all__ = ["semicircle_tail_moment", "alpha_bo", "alpha_pr_plus", "alpha_pr", "alpha_inter",
            "parameter_count", "omega0", "kappa_saturation"]

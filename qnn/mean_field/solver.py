@@ -2,7 +2,8 @@
 
 Theory: book/theory/dmft.md. The steps, each a short function:
 
-1. :class:`~qnn.dmft.options.DMFTOptions` / :class:`~qnn.dmft.options.RunControl`: validation and size check;
+1. :class:`~qnn.mean_field.options.DMFTOptions` / :class:`~qnn.mean_field.options.RunControl`: validation and size
+check;
 2. :func:`build_problem`: grid, response start times, seeds, stability check, population flows (the iteration's
    start and the control variate);
 3. :func:`start_state`: population kernels, a warm start (another solve's kernels) or a checkpoint;
@@ -22,8 +23,8 @@ from scipy.interpolate import RegularGridInterpolator
 from tqdm.auto import tqdm
 
 from ..conventions import Setting
-from .numerics import STABILITY_MARGIN, SampleSide, causal_sqrt, interpolate_response, sample_side, stiffest_rate, \
-    time_grid
+from .numerics import (STABILITY_MARGIN, SampleSide, causal_sqrt, interpolate_response, sample_side, stiffest_rate,
+                       time_grid)
 from .cache import Checkpoint, checkpoint_path
 from .options import DMFTOptions, RunControl, check_size
 from .process import _child, _draws, _pop_statistics, _sample_sweep, _Unstable
@@ -300,7 +301,7 @@ def dmft(setting: Setting, t_max: float, *, n_times: int | None = None, d_eff: i
     batch : int
         Tangent-linear runs integrated together (>= 1): fewer Python steps, more memory.
     cache_dir : path or None
-        If given, the result is cached there (:mod:`qnn.dmft.cache`: joblib.Memory, like every solver of the
+        If given, the result is cached there (:mod:`qnn.mean_field.cache`: joblib.Memory, like every solver of the
         package) and the iteration is checkpointed after every sweep, so an interrupted solve resumes.
     progress : bool
         Show a tqdm progress bar over the sweeps.
@@ -339,7 +340,7 @@ def _solve_with_checkpoint(setting: Setting, options: DMFTOptions, warm: tuple |
 
 def cached_solve(cache_dir: Path, setting: Setting, options: DMFTOptions, warm: tuple | None,
                  control: RunControl) -> DMFTResult:
-    """:func:`solve` memoised with joblib.Memory in ``cache_dir`` (see :mod:`qnn.dmft.cache`), checkpointed per
+    """:func:`solve` memoised with joblib.Memory in ``cache_dir`` (see :mod:`qnn.mean_field.cache`), checkpointed per
     sweep."""
     memory = joblib.Memory(cache_dir / "joblib", verbose=0)
     function = memory.cache(_solve_with_checkpoint, ignore=["control", "checkpoint"])

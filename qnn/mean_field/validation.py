@@ -15,7 +15,7 @@ a time point is ``(sim - dmft) / sqrt(se_sim^2 + se_dmft^2)``.
 
 Regenerate the book's data (``book/data/dmft/``) with::
 
-    .venv/bin/python -m qnn.dmft_validation            # add --quick for a small smoke run
+    .venv/bin/python -m qnn.mean_field.validation            # add --quick for a small smoke run
 """
 from __future__ import annotations
 
@@ -28,12 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .conventions import Setting, check_int, check_positive
-from .data import init_student, sample_teacher
-from .dmft import DMFTResult, dmft
-from .dmft.process import _child, population_balance
-from .network import population_flow_velocity
-from .simulation import DEFAULT_ATOL, DEFAULT_RTOL, integrate_flow, record_times, simulate
+from ..conventions import Setting, check_int, check_positive
+from ..simulation.data import init_student, sample_teacher
+from . import DMFTResult, dmft
+from .process import _child, population_balance
+from ..simulation.network import population_flow_velocity
+from ..simulation.gradient_flow import DEFAULT_ATOL, DEFAULT_RTOL, integrate_flow, record_times, simulate
 
 __all__ = ["SETTINGS", "Comparison", "population_mean", "compare", "chi_comparison", "save_curves", "comparison_table",
            "energy_balance", "extrapolate_in_d", "main"]

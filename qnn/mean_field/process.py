@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..conventions import Setting
-from ..data import goe, init_student, sample_teacher
+from ..simulation.data import goe, init_student, sample_teacher
 
 
 class _CausalMemory:

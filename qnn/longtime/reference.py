@@ -1,9 +1,10 @@
 """Reference solver of the fixed-point equations at given ``alpha`` (Theory: book/theory/fixed_point.md).
 
-This is the solver the project used before the vectorised fast path (:mod:`qnn.fixed_point_fast`); it is kept as
-the *reference path* (``method="reference"`` of :func:`qnn.fixed_point.fixed_point` and
-:func:`qnn.fixed_point.fixed_point_curve`) against which tests and ``benchmarks/bench_theory.py`` check the fast
-path. It builds one adaptive Chebyshev :class:`~qnn.spectral.SpectralLaw` per visited ``xi``.
+This is the solver the project used before the vectorised fast path (:mod:`qnn.longtime.fast`); it is kept as
+the *reference path* (``method="reference"`` of :func:`qnn.longtime.fixed_point.fixed_point` and
+:func:`qnn.longtime.fixed_point.fixed_point_curve`) against which tests and ``benchmarks/bench_theory.py`` check the
+fast
+path. It builds one adaptive Chebyshev :class:`~qnn.spectra.laws.SpectralLaw` per visited ``xi``.
 
 Fixed ``alpha``: first Brent's method in ``log xi`` on ``alpha(xi) = alpha`` (one spectral law per step). If the
 curve folds (several ``q`` at one visited ``xi``), a coarse curve is traced until it brackets ``alpha`` and the
@@ -11,7 +12,7 @@ bracketing pair seeds a secant iteration along the local branch, then a Powell-h
 Curves: the curve is traced once on log-spaced ``xi`` between the solved end points, refined around folds,
 interpolated in ``log alpha`` and (``exact``) polished point by point.
 
-Points are dicts (see :mod:`qnn.fixed_point_equations`).
+Points are dicts (see :mod:`qnn.longtime.equations`).
 """
 from __future__ import annotations
 
@@ -20,9 +21,9 @@ import math
 import numpy as np
 from scipy.optimize import brentq, root
 
-from .conventions import Setting
-from .fixed_point_equations import XI_MAX, XI_MIN, initial_xi_range, curve_point, evaluate, law, points_at_xi
-from .fixed_point_trace import FIELDS, check_monotone, interpolate_curve, order, refine_gaps, trace
+from ..conventions import Setting
+from .equations import XI_MAX, XI_MIN, initial_xi_range, curve_point, evaluate, law, points_at_xi
+from .trace import FIELDS, check_monotone, interpolate_curve, order, refine_gaps, trace
 from .thresholds import alpha_pr_plus
 
 __all__ = ["solve_point", "solve_curve", "perfect_recovery_point", "point_status"]
@@ -297,7 +298,7 @@ def _solve_alone(setting: Setting, tol: float) -> tuple[dict, bool, str]:
 
 def solve_curve(setting: Setting, alphas: np.ndarray, exact: bool, tol: float,
                 n_xi: int) -> tuple[list[dict], np.ndarray, str]:
-    """Fixed points at every ``alphas`` (see :func:`qnn.fixed_point.fixed_point_curve`):
+    """Fixed points at every ``alphas`` (see :func:`qnn.longtime.fixed_point.fixed_point_curve`):
     ``(points, converged flags, warning or "")``.
 
     Raises

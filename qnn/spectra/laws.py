@@ -18,7 +18,7 @@ form) for all points at once. The support edges are the real roots of the discri
 ``z``; the support has one or two intervals. On each interval ``[lo, hi]`` the substitution
 ``x = lo + (hi - lo)(1 - cos theta)/2`` removes the square-root edges, and ``rho``, ``rho x``, ``rho x^2``,
 ``rho H``, ``rho H x`` (times the Jacobian) are expanded in Chebyshev series in ``theta``; their antiderivatives
-give every tail integral ``int_b^inf ...`` needed by the fixed point (:mod:`qnn.fixed_point`) for any cut ``b``
+give every tail integral ``int_b^inf ...`` needed by the fixed point (:mod:`qnn.longtime.fixed_point`) for any cut ``b``
 at the cost of a polynomial evaluation. Pieces (degree 128) are bisected until the trailing coefficients fall below
 1e-10; intervals are cut first at near-cusps of the density (where two intervals have just merged, located by the
 complex roots of the discriminant quartic). Tolerances: mass, mean, second moment and ``int rho H x = 1/2`` are
@@ -34,8 +34,8 @@ from functools import lru_cache
 import numpy as np
 from numpy.polynomial import chebyshev as _cheb
 
-from .conventions import check_nonnegative, check_positive
-from .teacher_law import semicircle_density, teacher_atom, teacher_density, teacher_support
+from ..conventions import check_nonnegative, check_positive
+from .teacher import semicircle_density, teacher_atom, teacher_density, teacher_support
 
 __all__ = [
     "SpectralLaw", "spectral_law", "stieltjes", "density", "hilbert_transform", "support",
@@ -562,6 +562,6 @@ def upper_quantile(mass: float, kappa_star: float, xi: float) -> float:
 
 def near_cusps(kappa_star: float, xi: float) -> tuple[tuple[float, ...], ...]:
     """Interior points of each support interval where ``rho_xi`` nearly vanishes (two intervals just merged),
-    sorted; a quadrature should put piece boundaries there (used by :mod:`qnn.denoising`)."""
+    sorted; a quadrature should put piece boundaries there (used by :mod:`qnn.optimal.denoising`)."""
     intervals = support(kappa_star, xi)
     return tuple(tuple(p) for p in _split_points(check_positive("kappa_star", kappa_star), xi, intervals))

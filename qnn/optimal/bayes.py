@@ -2,7 +2,7 @@
 
 The smallest error any estimator can reach (Maillard, Troiani, Martin, Krzakala, Zdeborova, NeurIPS 2024,
 arXiv:2408.03733), in the paper's conventions (``S* = W* W*^T / m*``, ``MSE = |S_hat - S*|_F^2 / d``, label-noise
-variance ``Delta``): with ``mmse(xi)`` the error of denoising ``S* + sqrt(xi) Z_GOE`` (:mod:`qnn.denoising`),
+variance ``Delta``): with ``mmse(xi)`` the error of denoising ``S* + sqrt(xi) Z_GOE`` (:mod:`qnn.optimal.denoising`),
 
     MMSE = mmse(xi),        xi = (MMSE + Delta/2) / (2 alpha).
 
@@ -31,9 +31,9 @@ import numpy as np
 from scipy.interpolate import PchipInterpolator
 from scipy.optimize import brentq
 
-from .conventions import Setting, check_positive
+from ..conventions import Setting, check_positive
 from .denoising import DenoisedSpectrum, denoised_spectrum, denoiser, density_cube_integral, mmse_denoising
-from .thresholds import alpha_bo
+from ..longtime.thresholds import alpha_bo
 
 __all__ = ["BayesOptimal", "BayesOptimalCurve", "bayes_optimal", "bayes_optimal_curve", "bayes_optimal_branch",
            "bayes_optimal_window"]
@@ -89,7 +89,8 @@ class BayesOptimal:
         return x.copy() if self.xi == 0.0 else denoiser(x, self.setting.kappa_star, self.xi)
 
     def spectrum(self, s: np.ndarray) -> DenoisedSpectrum:
-        """Spectral law of the Bayes-optimal estimator at the points ``s`` (:func:`qnn.denoising.denoised_spectrum`;
+        """Spectral law of the Bayes-optimal estimator at the points ``s``
+        (:func:`qnn.optimal.denoising.denoised_spectrum`;
         the teacher's law on perfect recovery)."""
         return denoised_spectrum(self.setting.kappa_star, self.xi, s)
 

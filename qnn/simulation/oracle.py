@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import brentq
 
-from .conventions import MAX_SAMPLES, Setting, check_dimension, check_int, check_nonnegative, check_positive
+from ..conventions import MAX_SAMPLES, Setting, check_dimension, check_int, check_nonnegative, check_positive
 from .data import check_memory
 
 __all__ = ["OracleSample", "OracleResult", "OracleSummary", "oracle_state", "oracle_fixed_point",
@@ -117,7 +117,8 @@ def sample_teacher_and_noise(kappa_star: float, d: int, n_samples: int, seed: in
     (``(H + H^T)/sqrt(2 d)``).
 
     Raises ``ValueError`` (with the estimate) when :func:`oracle_memory_bytes` exceeds
-    :func:`qnn.data.memory_limit_bytes` (6 GiB unless ``QNN_MEMORY_LIMIT_GIB`` says otherwise), before any work."""
+    :func:`qnn.simulation.data.memory_limit_bytes` (6 GiB unless ``QNN_MEMORY_LIMIT_GIB`` says otherwise), before any
+    work."""
     kappa_star = check_positive("kappa_star", kappa_star)
     d = check_dimension(d)
     n_samples = check_int("n_samples", n_samples)

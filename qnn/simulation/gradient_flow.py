@@ -2,7 +2,7 @@
 
 Conventions of book/theory/conventions.md:
 ``dW/dt = -G W`` with ``G = (d/n) sum_mu (tr(S Z_mu) - y_mu) Z_mu + 2 lambda I``
-in the paper's time units; ``MSE = |S - S*|_F^2 / d``; ``Loss_train`` and ``ISE`` as in :mod:`qnn.network`.
+in the paper's time units; ``MSE = |S - S*|_F^2 / d``; ``Loss_train`` and ``ISE`` as in :mod:`qnn.simulation.network`.
 
 Integration
 -----------
@@ -18,7 +18,8 @@ Loss_train(t), far inside a 0.5% budget, and costs no more gradients than ``rtol
 time ``t = eta * step``; record times are rounded to multiples of ``eta``), which carries an O(eta) error relative
 to the flow. GD past its stability limit (``eta * lambda_max >= 2`` somewhere on the path) does not follow the flow
 and can settle at a wrong MSE without blowing up: every step checks that the regularised objective does not rise
-and raises :class:`qnn.integrator.StepSizeError` (a ``ValueError``) at the first rise (:mod:`qnn.integrator`).
+and raises :class:`qnn.simulation.integrator.StepSizeError` (a ``ValueError``) at the first rise
+(:mod:`qnn.simulation.integrator`).
 
 Performance note: one gradient costs O(n d m) (gaussian) or O(n d^2/2) (GOE, packed). On a loaded shared machine
 set ``OPENBLAS_NUM_THREADS=1``: multi-threaded OpenBLAS on these small matrices was measured 10-100x slower under
@@ -26,7 +27,7 @@ load. Parallelise over repetitions with ``n_jobs`` instead.
 
 Seeding
 -------
-Repetition ``r`` of a run with ``seed`` uses :func:`qnn.data.rep_generators` ``(seed, r)``
+Repetition ``r`` of a run with ``seed`` uses :func:`qnn.simulation.data.rep_generators` ``(seed, r)``
 (= ``SeedSequence(seed).spawn(reps)[r]``): results do not depend on ``reps`` or ``n_jobs``, and gaussian/goe runs
 share ``S*``, ``W(0)`` and the label noise.
 """
@@ -41,7 +42,7 @@ import numpy as np
 from scipy.optimize import minimize
 from tqdm.auto import tqdm
 
-from .conventions import Setting, check_dimension, check_features, check_int, check_jobs, check_positive
+from ..conventions import Setting, check_dimension, check_features, check_int, check_jobs, check_positive
 from .data import Dataset, check_training_memory, init_student, make_dataset, rep_generators
 from .integrator import (StepSizeError, check_step_budget, check_stepping, integrate_flow,
                          population_velocity_and_objective, record_grid, record_times, velocity_and_objective)
@@ -201,7 +202,7 @@ def _rep_problem(setting: Setting, d: int, features: str, seed: int, rep: int) -
     return data, init_student(d, m, setting.gamma, gens.init)
 
 
-_integrate = integrate_flow   # former private name, still imported by qnn.dmft_validation
+_integrate = integrate_flow   # former private name, still imported by qnn.mean_field.validation
 
 
 def _simulate_rep(setting: Setting, d: int, t: np.ndarray, features: str, eta: float | None, seed: int,

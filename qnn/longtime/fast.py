@@ -1,7 +1,7 @@
 """Fast path of the fixed-point solver: the xi-parametrised curve evaluated many xi at a time.
 
-Theory: book/theory/fixed_point.md. Same equations and outputs as :mod:`qnn.fixed_point_equations`, but every step
-works on arrays: the spectral laws of all visited ``xi`` are built together (:func:`qnn.spectral_batch.law_batch`),
+Theory: book/theory/fixed_point.md. Same equations and outputs as :mod:`qnn.longtime.equations`, but every step
+works on arrays: the spectral laws of all visited ``xi`` are built together (:func:`qnn.spectra.batch.law_batch`),
 the roots ``q`` of ``F(q; xi)`` at all of them are bracketed on one q-scan and polished by one vectorised safeguarded
 Newton iteration, and the final solve is a Newton iteration in ``(log xi, q)`` on the two equations
 
@@ -12,8 +12,8 @@ finite differences over a second law at ``xi (1 + 1e-6)``; ``q = 0`` on the non-
 equation in ``log xi``). Along a curve all requested ``alpha`` are solved together, from guesses read off one traced
 curve; near a fold of ``q(xi)`` the two-dimensional iteration stays regular (the curve is smooth in ``(xi, q)``).
 
-Points are dicts as in :mod:`qnn.fixed_point_equations`. A point the fast path cannot converge is returned with
-``converged = False`` by the callers' fallback to :mod:`qnn.fixed_point_reference` (counted in :data:`STATS`).
+Points are dicts as in :mod:`qnn.longtime.equations`. A point the fast path cannot converge is returned with
+``converged = False`` by the callers' fallback to :mod:`qnn.longtime.reference` (counted in :data:`STATS`).
 """
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ import math
 
 import numpy as np
 
-from .conventions import Setting
-from .fixed_point_equations import XI_MAX, XI_MIN, initial_xi_range
-from .spectral_batch import LawBatch, law_batch
+from ..conventions import Setting
+from .equations import XI_MAX, XI_MIN, initial_xi_range
+from ..spectra.batch import LawBatch, law_batch
 
 __all__ = ["trace", "solve_point", "solve_curve", "polish", "polish_branch", "Unresolved", "STATS", "BRANCHES"]
 
@@ -37,7 +37,7 @@ STATS = {"points": 0, "fallbacks": 0}
 
 
 class _Laws:
-    """A :class:`~qnn.spectral_batch.LawBatch` with the rank-cap quantile ``omega`` of each law."""
+    """A :class:`~qnn.spectra.batch.LawBatch` with the rank-cap quantile ``omega`` of each law."""
 
     def __init__(self, kappa: float, kappa_star: float, xi: np.ndarray) -> None:
         self.kappa = kappa
@@ -49,7 +49,7 @@ class _Laws:
 
     def evaluate(self, law: np.ndarray, q: np.ndarray) -> dict[str, np.ndarray]:
         """I, MSE, rank and their q-derivatives at the pairs ``(xi[law], q)`` (see
-        :func:`qnn.fixed_point_equations.evaluate`; MSE in the cancellation-free form)."""
+        :func:`qnn.longtime.equations.evaluate`; MSE in the cancellation-free form)."""
         xi, omega = self.xi[law], self.omega[law]
         cut = np.maximum(q, omega)
         head, tail = self.batch.split(law, cut)
@@ -123,7 +123,7 @@ def _bracketed_newton(laws: _Laws, law, lo, hi, f_lo, f_hi, lam: float, noise: f
 
 def _outputs(laws: _Laws, law: np.ndarray, q: np.ndarray, branch: np.ndarray, lam: float,
              noise: float) -> dict[str, np.ndarray]:
-    """All outputs at the curve points ``(xi[law], q)`` (see :func:`qnn.fixed_point_equations.curve_point`)."""
+    """All outputs at the curve points ``(xi[law], q)`` (see :func:`qnn.longtime.equations.curve_point`)."""
     ev = laws.evaluate(law, q)
     xi = laws.xi[law]
     mse, dof = ev["mse"], ev["dof"]
@@ -459,7 +459,7 @@ def solve_curve(setting: Setting, alphas: np.ndarray, exact: bool, tol: float,
 
     The curve is traced on ``n_xi`` log-spaced ``xi`` over a range widened until its alpha covers ``alphas``, refined
     where neighbours are far apart, and every target is polished from its bracket (``exact``) or interpolated
-    (monotone cubic in ``log alpha``, as :func:`qnn.fixed_point_trace.interpolate_curve`). Targets outside the
+    (monotone cubic in ``log alpha``, as :func:`qnn.longtime.trace.interpolate_curve`). Targets outside the
     traced range or not converged are left unsolved (``solved`` False) for the caller.
     """
     k, ks, lam, noise = setting.kappa, setting.kappa_star, setting.lam, setting.noise
@@ -478,7 +478,7 @@ def solve_curve(setting: Setting, alphas: np.ndarray, exact: bool, tol: float,
             out[key][inside] = p[key]
         solved[inside] = ok
     elif inside.size:
-        from .fixed_point_trace import interpolate_curve
+        from .trace import interpolate_curve
         for j, d in zip(inside, interpolate_curve(as_dicts(pts), alphas[inside])):
             for key in ("mse", "loss", "ise", "xi", "q", "chi", "rank", "dof"):
                 out[key][j] = d[key]

@@ -25,8 +25,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .conventions import (MAX_SAMPLES, Setting, check_dimension, check_features, check_int, check_nonnegative,
-                          check_positive)
+from ..conventions import (MAX_SAMPLES, Setting, check_dimension, check_features, check_int, check_nonnegative,
+                           check_positive)
 
 __all__ = ["Dataset", "RepGenerators", "sample_teacher", "init_student", "goe", "make_dataset", "rep_generators",
            "memory_limit_bytes", "check_memory", "training_memory_bytes", "check_training_memory"]

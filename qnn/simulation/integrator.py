@@ -1,7 +1,9 @@
 """Integrating the training dynamics ``dW/dt = -G W``: adaptive Runge-Kutta, or gradient descent checked for stability.
 
-Used by :func:`qnn.simulation.simulate` (and :mod:`qnn.dmft_validation`); the integrator choices and their
-measured accuracy are described in :mod:`qnn.simulation`. Gradient descent (``eta`` given) must decrease the
+Used by :func:`qnn.simulation.gradient_flow.simulate` (and :mod:`qnn.mean_field.validation`); the integrator choices
+and their
+measured accuracy are described in :mod:`qnn.simulation.gradient_flow`. Gradient descent (``eta`` given) must decrease
+the
 objective at every step, as the flow does: the first rise beyond round-off raises :class:`StepSizeError`, whose
 message estimates the Hessian's largest eigenvalue (GD follows the flow only while ``eta * lambda_max < 2``).
 Conventions: book/theory/conventions.md.
@@ -14,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy.integrate import RK23
 
-from .conventions import Setting, check_int, check_positive
+from ..conventions import Setting, check_int, check_positive
 from .data import Dataset
 from .network import flow_velocity, population_flow_velocity
 
@@ -99,7 +101,8 @@ def integrate_flow(velocity: Callable[[np.ndarray], np.ndarray], W0: np.ndarray,
     Parameters
     ----------
     velocity : callable
-        ``W -> G W`` (e.g. :func:`qnn.network.flow_velocity` or :func:`qnn.network.population_flow_velocity`).
+        ``W -> G W`` (e.g. :func:`qnn.simulation.network.flow_velocity` or
+        :func:`qnn.simulation.network.population_flow_velocity`).
     W0 : numpy.ndarray
         Initial weights (d x m).
     t : numpy.ndarray

@@ -1,6 +1,6 @@
 """Long-time fixed point of gradient flow (Theory: book/theory/fixed_point.md).
 
-With ``Y = S* + sqrt(xi) Z_GOE`` (law ``rho_xi``, Hilbert transform ``H``; :mod:`qnn.spectral`) the limit of
+With ``Y = S* + sqrt(xi) Z_GOE`` (law ``rho_xi``, Hilbert transform ``H``; :mod:`qnn.spectra.laws`) the limit of
 gradient flow is ``S_hat = sum_{nu_i > b} (nu_i - q) v_i v_i^T`` over the eigenpairs of ``Y``, with
 ``b = max(q, omega)``, ``omega`` the upper ``min(kappa, 1)``-quantile of ``rho_xi`` (``-inf`` if ``kappa >= 1``).
 With the tail integrals
@@ -29,7 +29,7 @@ non-monotone curve is reported, never silently resolved).
 
 At each ``xi`` the curve has the ``q = 0`` point when ``c(xi) > 0`` and every interpolating root; ordered by
 ``(q, xi)`` they form one curve along which ``alpha`` decreases (the switch is at ``c = 0``, ``q = 0+``). With
-``Delta = 0`` the MSE reaches 0 at ``alpha_PR+`` (:func:`qnn.thresholds.alpha_pr_plus`), above which the fixed
+``Delta = 0`` the MSE reaches 0 at ``alpha_PR+`` (:func:`qnn.longtime.thresholds.alpha_pr_plus`), above which the fixed
 point is the teacher itself (``branch = "perfect_recovery"``).
 
 Outputs: ``Loss_train = (2 MSE + Delta) chi^2 / 4`` (= ``lambda^2 alpha xi / q^2``),
@@ -45,12 +45,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import fixed_point_fast as _fast
-from . import fixed_point_reference as _reference
-from .conventions import Setting, check_positive
-from .fixed_point_equations import XI_MAX, XI_MIN
-from .fixed_point_trace import FIELDS, check_monotone, refine_gaps, trace
-from .spectral import density, teacher_density
+from . import fast as _fast
+from . import reference as _reference
+from ..conventions import Setting, check_positive
+from .equations import XI_MAX, XI_MIN
+from .trace import FIELDS, check_monotone, refine_gaps, trace
+from ..spectra.laws import density, teacher_density
 from .thresholds import alpha_pr_plus
 
 __all__ = ["FixedPoint", "FixedPointCurve", "fixed_point", "fixed_point_curve", "xi_branch",
@@ -187,7 +187,7 @@ def xi_branch(setting: Setting, xis: np.ndarray | None = None, refine: bool = Tr
         Values of ``xi`` (default: 200 log-spaced values in ``[10^-0.6, 30]``), each in ``[1e-12, 1e6]``.
     refine : bool
         Insert points around folds (with the reference path's tracing; without ``refine`` the roots at the given
-        ``xi`` are found by the vectorised fast path, :func:`qnn.fixed_point_fast.trace`).
+        ``xi`` are found by the vectorised fast path, :func:`qnn.longtime.fast.trace`).
     """
     if xis is None:
         xis = np.geomspace(10 ** -0.6, 30.0, 200)
@@ -220,10 +220,10 @@ def fixed_point(setting: Setting, *, tol: float = 1e-8, strict: bool = False, me
     strict : bool
         Raise :class:`FixedPointError` instead of returning ``converged=False``.
     method : {"fast", "reference"}
-        ``"fast"`` (default): :mod:`qnn.fixed_point_fast`, a coarse curve traced with all its spectral laws built in
+        ``"fast"`` (default): :mod:`qnn.longtime.fast`, a coarse curve traced with all its spectral laws built in
         one vectorised pass, then a secant iteration along the local branch (Newton in ``(log xi, q)`` near a fold);
-        where it does not converge, the reference path is used. ``"reference"``: :mod:`qnn.fixed_point_reference`,
-        the earlier solver (one adaptive :class:`~qnn.spectral.SpectralLaw` per visited ``xi``), kept to check the
+        where it does not converge, the reference path is used. ``"reference"``: :mod:`qnn.longtime.reference`,
+        the earlier solver (one adaptive :class:`~qnn.spectra.laws.SpectralLaw` per visited ``xi``), kept to check the
         fast path (agreement on 55 settings of all regimes: MSE within 4e-7 relative, benchmarks/README.md).
 
     Returns
@@ -309,9 +309,9 @@ def fixed_point_curve(setting: Setting, alphas: np.ndarray, *, exact: bool = Tru
     n_xi : int
         Number of xi values of the initial trace (>= 4; the fast path traces at least 64).
     method : {"fast", "reference"}
-        ``"fast"`` (default): all alphas are solved together from one traced curve (:mod:`qnn.fixed_point_fast`;
+        ``"fast"`` (default): all alphas are solved together from one traced curve (:mod:`qnn.longtime.fast`;
         the spectral laws of every step are built in one vectorised pass); ``"reference"``: the earlier
-        point-by-point polish (:mod:`qnn.fixed_point_reference`). See :func:`fixed_point`.
+        point-by-point polish (:mod:`qnn.longtime.reference`). See :func:`fixed_point`.
 
     Returns
     -------
@@ -346,7 +346,7 @@ def _as_dict(fp: FixedPoint) -> dict:
 def _fast_curve(setting: Setting, alphas: np.ndarray, exact: bool, tol: float,
                 n_xi: int) -> tuple[list[dict], np.ndarray, str]:
     """The fast path of :func:`fixed_point_curve`: every alpha polished together from one traced curve
-    (:func:`qnn.fixed_point_fast.solve_curve`); those it leaves unsolved are solved alone by :func:`fixed_point`."""
+    (:func:`qnn.longtime.fast.solve_curve`); those it leaves unsolved are solved alone by :func:`fixed_point`."""
     out: list[dict | None] = [None] * alphas.size
     conv = np.zeros(alphas.size, dtype=bool)
     alone = np.zeros(alphas.size, dtype=bool)

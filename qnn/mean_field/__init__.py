@@ -51,7 +51,7 @@ Layout: :mod:`.numerics` (grid, quadrature, sample side), :mod:`.process` (the e
 """
 from __future__ import annotations
 
-from ..data import goe
+from ..simulation.data import goe
 from .numerics import (SampleSide, causal_sqrt, default_n_times, interpolate_response, sample_side, time_grid,
                        trapezoid_weights)
 from .options import DMFTOptions, RunControl, memory_estimate

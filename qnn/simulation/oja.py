@@ -1,6 +1,6 @@
 """The population (Oja-type) flow of paper Figure 13, solved exactly, and its late-time power laws.
 
-Model (FIGURES.md section 4): no data. The target ``T`` is a GOE matrix (``qnn.data.goe``: semicircle on
+Model (FIGURES.md section 4): no data. The target ``T`` is a GOE matrix (``qnn.simulation.data.goe``: semicircle on
 ``[-2, 2]``), the student ``Z = W W^T`` with ``W`` in ``R^{d x m}``, ``m = floor(kappa d)``,
 ``W_ij(0) ~ N(0, gamma/m)``, and
 
@@ -42,7 +42,7 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import zeta
 
-from .conventions import check_dimension, check_int, check_positive
+from ..conventions import check_dimension, check_int, check_positive
 from .data import goe
 
 __all__ = ["OjaResult", "oja_flow", "oja_limit", "oja_power_law", "oja_problem", "semicircle_density",

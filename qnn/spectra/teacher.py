@@ -1,12 +1,12 @@
 """Spectral law of the teacher ``S* = W* W*^T / m*`` (Marchenko-Pastur with an atom at 0 when kappa* < 1) and
-the semicircle (the GOE law); the ``xi = 0`` end of :mod:`qnn.spectral` (Theory: book/theory/spectral_laws.md)."""
+the semicircle (the GOE law); the ``xi = 0`` end of :mod:`qnn.spectra.laws` (Theory: book/theory/spectral_laws.md)."""
 from __future__ import annotations
 
 import math
 
 import numpy as np
 
-from .conventions import check_positive
+from ..conventions import check_positive
 
 __all__ = ["semicircle_density", "teacher_atom", "teacher_support", "teacher_density"]
 

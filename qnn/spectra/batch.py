@@ -1,6 +1,6 @@
 """Spectral laws ``rho_xi`` for many ``xi`` at once: the fast path of the fixed-point solver.
 
-Theory: book/theory/spectral_laws.md. The representation is the one of :class:`qnn.spectral.SpectralLaw` (on each
+Theory: book/theory/spectral_laws.md. The representation is the one of :class:`qnn.spectra.laws.SpectralLaw` (on each
 piece ``[a, b]`` of the support, Chebyshev series in ``t`` with ``x = a + (b - a)(1 - cos theta)/2``,
 ``theta = pi (t + 1)/2``, of ``rho f dx/dt`` for ``f = 1, x, x^2, H, H x``, and their antiderivatives), but it is
 built for a whole array of ``xi`` in a few numpy passes instead of one Python-level construction per ``xi``:
@@ -8,7 +8,8 @@ built for a whole array of ``xi`` in a few numpy passes instead of one Python-le
 * the discriminant quartics of all laws are formed in closed form and their roots found as eigenvalues of a stack
   of 4 x 4 companion matrices; the support (one or two intervals) and the near-cusp cut points follow from the
   roots' pattern, vectorised over laws;
-* every node of every piece of every law goes through one closed-form cubic solve (:func:`qnn.spectral._complex_pair`
+* every node of every piece of every law goes through one closed-form cubic solve
+(:func:`qnn.spectra.laws._complex_pair`
   with one ``xi`` per node);
 * pieces have a fixed degree (``_DEGREE``); those whose trailing coefficients are not below ``_TAIL_TOL`` are bisected,
   all laws' pieces of one generation together.
@@ -22,12 +23,12 @@ from functools import lru_cache
 
 import numpy as np
 
-from .spectral import _antiderivative, _chebyshev_transform
+from .laws import _antiderivative, _chebyshev_transform
 
 __all__ = ["LawBatch", "law_batch"]
 
 _DEGREE = 48             # Chebyshev degree of every piece
-_TAIL_TOL = 1e-9         # accepted size of the last coefficients (relative, as in qnn.spectral)
+_TAIL_TOL = 1e-9         # accepted size of the last coefficients (relative, as in qnn.spectra.laws)
 _GRADING_STEPS = 16      # geometric cuts (ratio 4) on each side of a near-singular point
 _MAX_PIECES = 200         # pieces per law beyond which a law is left unresolved (flagged)
 _MAX_DEPTH = 24          # bisection depth limit
@@ -64,7 +65,7 @@ def _quartic_matrix(kappa_star: float) -> np.ndarray:
 
 def quartic_coefficients(kappa_star: float, xi: np.ndarray) -> np.ndarray:
     """Discriminant of the cubic in ``g`` as a quartic in ``z``, for every ``xi``: shape ``(n, 5)``, increasing powers
-    (the batched form of :func:`qnn.spectral._discriminant_quartic`)."""
+    (the batched form of :func:`qnn.spectra.laws._discriminant_quartic`)."""
     xi = np.asarray(xi, dtype=float)
     return (xi[:, None] ** np.arange(4)) @ _quartic_matrix(float(kappa_star)).T
 
@@ -128,7 +129,7 @@ def _polish_edges(quart: np.ndarray, edges: np.ndarray, scale: np.ndarray) -> np
 
 def _stieltjes_inside(x: np.ndarray, kappa_star: float, xi: np.ndarray, quart: np.ndarray):
     """Real part and ``|Im|`` of ``g(x + i0)`` inside the support, one ``xi`` (and quartic) per point: the closed-form
-    Cardano pair of :func:`qnn.spectral._complex_pair`, then complex Newton steps on the cubic."""
+    Cardano pair of :func:`qnn.spectra.laws._complex_pair`, then complex Newton steps on the cubic."""
     a, b, c, d = xi, -(x + kappa_star * xi), (1.0 - kappa_star) + kappa_star * x, -kappa_star
     ba = b / a
     p = c / a - ba * ba / 3.0
@@ -195,7 +196,7 @@ def _initial_pieces(edges: np.ndarray, two: np.ndarray, z: np.ndarray):
     delta = np.concatenate([np.where(two, gap, np.abs(z.imag) + dist), gap])
     width = hi - lo
     graded = np.isfinite(delta) & (delta < 0.05 * width)
-    cusp = ~graded & np.isfinite(delta) & (delta < 0.25 * width)      # one cut, as qnn.spectral does
+    cusp = ~graded & np.isfinite(delta) & (delta < 0.25 * width)      # one cut, as qnn.spectra.laws does
     k = 4.0 ** np.arange(_GRADING_STEPS)
     offsets = np.concatenate([-k[::-1], [0.0], k])
     cuts = c[:, None] + np.where(graded[:, None], delta[:, None] * offsets, np.where(offsets == 0.0, 0.0, np.nan))
