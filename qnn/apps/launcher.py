@@ -27,7 +27,7 @@ from . import app_modules
 __all__ = ["APPS", "APPS_DIR", "BUILD_DIR", "TEMPLATE_ROOT", "app_source", "build_app_notebooks", "voila_command",
            "free_port", "serve", "run_voila", "add_voila_subcommand"]
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 #: Folder of the app notebooks (MyST markdown, in the repository).
 APPS_DIR = ROOT / "apps"
 #: Gitignored folder the converted ``.ipynb`` notebooks are written to.

@@ -45,7 +45,7 @@ SETTINGS: dict[str, Setting] = {
     "C": Setting(alpha=0.3, kappa=1.0, kappa_star=0.5, noise=0.25, lam=0.02, gamma=0.1),
 }
 
-_REPO = Path(__file__).resolve().parents[1]
+_REPO = Path(__file__).resolve().parents[2]
 DATA_DIR = _REPO / "book" / "data" / "dmft"
 CACHE_DIR = _REPO / ".cache" / "dmft"
 
