@@ -121,11 +121,14 @@ def test_authors_threshold_estimates_of_figure_21():
     assert summary.n >= 20
     assert summary.mean_abs_offset <= 0.01, summary
     assert summary.n_inside >= 20, summary
+    traces = pl.estimate_traces(estimates, {0.1: 0, 0.2: 1, 0.3: 2, 0.5: 3, 0.7: 4})   # Figure 21's palette
+    drawn_traces = [t for t in traces if t.meta["kind"] == "authors"]
+    assert len(drawn_traces) == len(drawn) and all("d = 100" in t.name for t in drawn_traces)
 
 
 def test_layer_traces_export_the_published_numbers():
     """The layer's traces: open markers named with d = 100, in the figure's CSV with x = alpha, y = mean,
-    y_err = bar half-width; one legend entry that adds no CSV row."""
+    y_err = bar half-width; one legend entry (a CSV row of kind legend without numbers)."""
     import csv
     import io
 
@@ -134,6 +137,8 @@ def test_layer_traces_export_the_published_numbers():
     fig = plotting.new_figure("alpha", ["mse", "loss_train"], rows=1, cols=2, log_y=True)
     fig.add_traces(pl.sweep_layer("fig2", vary="lam", values=[0.5, 0.1, 0.05], quantities=("mse", "loss_train")))
     rows = list(csv.DictReader(io.StringIO(plotting.figure_csv(fig))))
+    assert [(r["kind"], r["x"], r["y"]) for r in rows if r["kind"] != "authors"] == [("legend", "", "")]
+    rows = [r for r in rows if r["kind"] == "authors"]
     assert len(rows) == 180 and all("authors' GD, d = 100" in r["trace"] for r in rows)
     assert sum(t.showlegend is True for t in fig.data) == 1
     assert all(t.marker.symbol == pl.SYMBOL for t in fig.data)

@@ -50,11 +50,11 @@ def _select(frame: pd.DataFrame, select: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def authors_trace(x: Sequence[float], mean: Sequence[float], half_width: Sequence[float] | None, series: str, *,
-                  color: str, panel: int = 1, reps: int | None = None) -> go.Scatter:
+                  color: str, panel: int = 1, reps: int | None = None, size: int = 8) -> go.Scatter:
     """One series of the authors' markers: open diamonds at ``mean`` with bars ``± half_width`` (no bars if None).
 
     The trace is named ``"<series>: authors' GD, d = 100"``, has meta ``kind = "authors"`` and ``d = 100``, and
-    joins the legend group of :func:`legend_key` (it has no legend entry of its own).
+    joins the legend group of :func:`legend_key` (it has no legend entry of its own); ``size``: marker size in px.
     """
     x_values, y_values = np.asarray(x, float), np.asarray(mean, float)
     if x_values.shape != y_values.shape or x_values.ndim != 1:
@@ -68,16 +68,18 @@ def authors_trace(x: Sequence[float], mean: Sequence[float], half_width: Sequenc
     trace = go.Scatter(x=x_values, y=y_values, mode="markers", name=f"{series}: {AUTHORS}" if series else AUTHORS,
                        showlegend=False, legendgroup="authors", error_y=error_y,
                        meta={"kind": "authors", "d": paper.D, "reps": reps},
-                       marker=dict(symbol=SYMBOL, size=8, color=color, line=dict(width=1.6, color=color)))
+                       marker=dict(symbol=SYMBOL, size=size, color=color,
+                                   line=dict(width=1.6 if size >= 8 else 1.0, color=color)))
     suffix = "" if panel == 1 else str(panel)
     trace.update(xaxis=f"x{suffix}", yaxis=f"y{suffix}")
     return trace
 
 
 def legend_key(bars: bool = True) -> go.Scatter:
-    """The layer's one legend entry (an empty trace: it adds no row to the figure's CSV)."""
+    """The layer's one legend entry: a trace with one undefined point (plotly hides a legend entry without points;
+    in the figure's CSV it is one row of kind ``legend`` with empty x and y)."""
     text = f"{AUTHORS} (open ◇{', ±2 std' if bars else ''})"
-    return go.Scatter(x=[], y=[], mode="markers", name=text, legendgroup="authors", showlegend=True,
+    return go.Scatter(x=[None], y=[None], mode="markers", name=text, legendgroup="authors", showlegend=True,
                       meta={"kind": "legend"}, marker=dict(symbol=SYMBOL, size=9, color="#444444",
                                                            line=dict(width=1.6, color="#444444")))
 
@@ -293,22 +295,17 @@ def objective_layer(kappa: float, kappa_min: Mapping[float, float]) -> list[go.S
             continue
         panel = 1 if kappa > kappa_min[alpha] else 2
         traces.append(authors_trace(rows["t"], rows["mean_excess_over_final"], None, f"α = {alpha:g}",
-                                    color=plotting.color(index), panel=panel, reps=10))
+                                    color=plotting.color(index), panel=panel, reps=10, size=5))
     return traces
 
 
-def fig20_layer(pairs: Sequence[tuple[float, float]],
-                estimates: Mapping[tuple[float, float], tuple[Any, Any, ThresholdEstimate]]) -> list[go.Scatter]:
-    """Figure 20's layer for the panels ``pairs`` (columns of a 2-row grid): the authors' mean slope of log MSE
-    (top row, no bars) and final MSE (bottom row, ±2 std), from :func:`authors_threshold_estimates` and the
-    published markers."""
+def fig20_layer(pairs: Sequence[tuple[float, float]]) -> list[go.Scatter]:
+    """Figure 20's layer for the panels ``pairs`` (columns of a 2-row grid): the authors' final MSE (bottom row,
+    ±2 std). Their slopes, on a finer grid than the book's, are in :func:`all_pairs_figure`."""
     frame = paper.markers("fig20", "mse")
     traces = [legend_key()]
     for col, (kappa, kappa_star) in enumerate(pairs, start=1):
         series = f"κ = {kappa:g}, κ* = {kappa_star:g}"
-        _, _, estimate = estimates[(kappa, kappa_star)]
-        traces.append(authors_trace(estimate.slope_alpha, estimate.slope, None, f"{series}, mean slope of log MSE",
-                                    color=plotting.color(3), panel=col))
         rows = _select(frame, {"kappa": kappa, "kappa_star": kappa_star}).sort_values("alpha")
         traces.append(authors_trace(rows["alpha"], rows["mean"], rows["half_width"], f"{series}, final MSE",
                                     color=plotting.color(4), panel=len(pairs) + col, reps=int(rows["reps"].iloc[0])))
@@ -321,7 +318,7 @@ def all_pairs_figure(estimates: Mapping[tuple[float, float], tuple[Any, Any, Thr
     the half-minimum interval of qnn's estimator; bottom, the final MSE (±2 std); grey: ``theory(kappa, kappa*)``
     (alpha_PR)."""
     frame = paper.markers("fig20", "mse")
-    base = plotting.new_figure("alpha", ["MSE'/MSE", "mse"], rows=2, cols=1, height=640)
+    base = plotting.new_figure("alpha", ["MSE'/MSE", "mse"], rows=2, cols=1, height=640, x_range=(0, 0.57))
     base.layout.yaxis2.update(type="log", exponentformat="power")
     base.add_trace(legend_key())
     groups = {}
@@ -399,6 +396,6 @@ def gamma_gaps(alpha_max: float) -> pd.DataFrame:
     table = frame.pivot_table(index="alpha", columns="gamma", values="mean")
     table = table[table.index <= alpha_max]
     reference = table[table.columns.min()]
-    out = [{"gamma": float(g), "median": float((table[g] / reference - 1).median()),
-            "max": float((table[g] / reference - 1).max())} for g in sorted(table.columns, reverse=True)]
+    out = [{"gamma": float(g), "median_excess": float((table[g] / reference - 1).median()),
+            "max_excess": float((table[g] / reference - 1).max())} for g in sorted(table.columns, reverse=True)]
     return pd.DataFrame(out)
