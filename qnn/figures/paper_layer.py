@@ -24,9 +24,10 @@ from ..longtime.fixed_point import fixed_point
 from ..longtime.thresholds import alpha_inter
 from ..simulation.threshold_estimate import ThresholdEstimate, estimate_threshold
 
-__all__ = ["AUTHORS", "SYMBOL", "CAPTION", "SOURCE", "authors_trace", "legend_key", "sweep_layer", "details",
-           "details_html", "show_details", "theory_coverage", "coverage_summary", "authors_threshold_estimates",
-           "estimate_traces", "objective_layer"]
+__all__ = ["AUTHORS", "SYMBOL", "CAPTION", "SOURCE", "THEORY_CURVES", "EXPONENT_WINDOW", "authors_trace",
+           "legend_key", "sweep_layer", "details", "details_html", "show_details", "theory_coverage",
+           "coverage_summary", "authors_threshold_estimates", "estimate_traces", "objective_layer", "add_fig20_layer",
+           "all_pairs_figure", "finite_size_table", "kappa_min_at", "objective_exponents", "gamma_gaps"]
 
 #: What every trace of the layer is called (with its series in front).
 AUTHORS = "authors' GD, d = 100"
@@ -299,17 +300,21 @@ def objective_layer(kappa: float, kappa_min: Mapping[float, float]) -> list[go.S
     return traces
 
 
-def fig20_layer(pairs: Sequence[tuple[float, float]]) -> list[go.Scatter]:
-    """Figure 20's layer for the panels ``pairs`` (columns of a 2-row grid): the authors' final MSE (bottom row,
-    ±2 std). Their slopes, on a finer grid than the book's, are in :func:`all_pairs_figure`."""
+def add_fig20_layer(fig: go.Figure, pairs: Sequence[tuple[float, float]],
+                    book: Mapping[tuple[float, float], tuple[np.ndarray, Any, Any]]) -> go.Figure:
+    """Add Figure 20's layer to ``fig`` (a 2-row grid, one column per pair of ``pairs``): the authors' final MSE
+    (bottom row, ±2 std). Their slopes, on a finer grid than the book's, are in :func:`all_pairs_figure`. Each
+    column's view stays on the book's alpha grid (``book[pair][0]``) ± 0.03; the CSV holds every authors' point."""
     frame = paper.markers("fig20", "mse")
-    traces = [legend_key()]
+    fig.add_trace(legend_key())
     for col, (kappa, kappa_star) in enumerate(pairs, start=1):
         series = f"κ = {kappa:g}, κ* = {kappa_star:g}"
         rows = _select(frame, {"kappa": kappa, "kappa_star": kappa_star}).sort_values("alpha")
-        traces.append(authors_trace(rows["alpha"], rows["mean"], rows["half_width"], f"{series}, final MSE",
+        fig.add_trace(authors_trace(rows["alpha"], rows["mean"], rows["half_width"], f"{series}, final MSE",
                                     color=plotting.color(4), panel=len(pairs) + col, reps=int(rows["reps"].iloc[0])))
-    return traces
+        alphas = np.asarray(book[(kappa, kappa_star)][0], float)
+        fig.update_xaxes(range=[float(alphas[0]) - 0.03, float(alphas[-1]) + 0.03], col=col)
+    return fig
 
 
 def all_pairs_figure(estimates: Mapping[tuple[float, float], tuple[Any, Any, ThresholdEstimate]],
