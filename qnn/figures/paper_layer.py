@@ -76,11 +76,10 @@ def authors_trace(x: Sequence[float], mean: Sequence[float], half_width: Sequenc
     return trace
 
 
-def legend_key(bars: bool = True) -> go.Scatter:
+def legend_key() -> go.Scatter:
     """The layer's one legend entry: a trace with one undefined point (plotly hides a legend entry without points;
     in the figure's CSV it is one row of kind ``legend`` with empty x and y)."""
-    text = f"{AUTHORS} (open ◇{', ±2 std' if bars else ''})"
-    return go.Scatter(x=[None], y=[None], mode="markers", name=text, legendgroup="authors", showlegend=True,
+    return go.Scatter(x=[None], y=[None], mode="markers", name=AUTHORS, legendgroup="authors", showlegend=True,
                       meta={"kind": "legend"}, marker=dict(symbol=SYMBOL, size=9, color="#444444",
                                                            line=dict(width=1.6, color="#444444")))
 
@@ -269,8 +268,8 @@ def authors_threshold_estimates() -> dict[tuple[float, float], tuple[np.ndarray,
 def estimate_traces(estimates: Mapping[tuple[float, float], tuple[Any, Any, ThresholdEstimate]],
                     palette_index: Mapping[float, int]) -> list[go.Scatter]:
     """Figure 21's layer: one open diamond per pair at the estimate, bars over the half-minimum interval."""
-    traces = [legend_key(bars=False)]
-    traces[0].name = f"{AUTHORS}: estimates (open ◇, bars: interval)"
+    traces = [legend_key()]
+    traces[0].name = f"{AUTHORS}: estimates"
     for (kappa, kappa_star), (_, _, e) in estimates.items():
         if kappa_star not in palette_index:
             continue
@@ -288,7 +287,7 @@ def objective_layer(kappa: float, kappa_min: Mapping[float, float]) -> list[go.S
     of ``kappa_min`` (the book's, coloured as the book colours them: by their sorted order), in panel 1 when
     ``kappa > kappa_min[alpha]`` else 2. Alphas the authors did not run are skipped."""
     frame = paper.objective()
-    traces = [legend_key(bars=False)]
+    traces = [legend_key()]
     for index, alpha in enumerate(sorted(kappa_min)):
         rows = _select(frame, {"alpha": alpha})
         rows = rows[(rows["t"] >= 0.5) & (rows["mean_excess_over_final"] > 0)]
