@@ -194,7 +194,8 @@ def markers(figure: str, quantity: str, *, directory: Path | None = None) -> pd.
         raise PaperDataError(f"{path}: error bars are not mean +- 2 std (or std < 0, reps < 1)")
     if np.any(np.abs(frame["n"] - frame["alpha"] * D ** 2) > 1.0):
         raise PaperDataError(f"{path}: n differs from alpha d^2")
-    frame["half_width"] = (frame["bar_high"] - frame["bar_low"]) / 2
+    # 9 significant digits, as the published numbers: the bar's half-width without the subtraction's round-off
+    frame["half_width"] = [float(f"{v:.9g}") for v in (frame["bar_high"] - frame["bar_low"]) / 2]
     return frame
 
 
