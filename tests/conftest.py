@@ -3,9 +3,13 @@
 ``browser``: one headless Debian Chromium (``/usr/bin/chromium``, driven by playwright; never ``playwright install``)
 per test module, with the flags that keep it off the network (see ../shared/TOOLING.md). Used by the browser tests of
 the built book and of the Voila apps (``pytest -m browser``).
+
+``time_first_figures``: how long a page of the built book, opened at its first figure, takes to draw the figures on
+the screen (shared by tests/test_browser_book.py and benchmarks/bench_site.py).
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -74,3 +78,45 @@ def open_offline_page(browser, allowed_prefixes: tuple[str, ...], *, failed: lis
     page.on("console", lambda message: errors.append(f"console: {message.text}") if message.type == "error"
             else None)
     return page, errors, blocked
+
+
+FIRST_FIGURE = re.compile(r'<div id="([^"]+)" class="plotly-graph-div"')
+#: every figure that is on the screen is drawn (an svg and its data), and the page was scrolled to figure `id`
+ON_SCREEN_DRAWN = """id => {
+    const first = document.getElementById(id);
+    if (!first) { return false; }
+    const r0 = first.getBoundingClientRect();
+    if (!(r0.bottom > 0 && r0.top < innerHeight)) { return false; }
+    const shown = Array.from(document.querySelectorAll('.plotly-graph-div')).filter(d => {
+        const r = d.getBoundingClientRect(); return r.height > 0 && r.bottom > 0 && r.top < innerHeight; });
+    return shown.every(d => d.querySelector('svg.main-svg') && (d.data || []).length > 0); }"""
+#: figures whose top is more than `screens` screens below the bottom of the viewport: [drawn?, ...]
+FAR_BELOW = """screens => Array.from(document.querySelectorAll('.plotly-graph-div')).filter(d =>
+    d.getBoundingClientRect().top > innerHeight * (1 + screens)).map(d => !!d.querySelector('svg.main-svg'))"""
+
+
+def first_figure_id(directory: Path, page: str) -> str:
+    match = FIRST_FIGURE.search((directory / f"{page}.html").read_text(encoding="utf-8"))
+    if match is None:
+        raise ValueError(f"page {page!r} of {directory} has no plotly figure")
+    return match.group(1)
+
+
+def time_first_figures(browser, base: str, page: str, figure_id: str, width: int = 1400, height: int = 900,
+                       far_screens: int = 3) -> dict:
+    """Open ``page`` at its first figure in a fresh context: ms until the figures on screen are drawn, and which
+    figures more than ``far_screens`` screens below were drawn by then (``far_drawn``), with the console errors."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    try:
+        tab = context.new_page()
+        errors: list[str] = []
+        tab.on("pageerror", lambda error: errors.append(str(error)))
+        tab.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        tab.goto(f"{base}/{page}.html#{figure_id}", wait_until="commit", timeout=60_000)
+        tab.wait_for_function(ON_SCREEN_DRAWN, arg=figure_id, polling="raf", timeout=60_000)
+        ms = tab.evaluate("() => performance.now()")
+        far = tab.evaluate(FAR_BELOW, far_screens)
+        return {"ms": ms, "far_drawn": far, "errors": errors, "tab": tab, "context": context}
+    except BaseException:
+        context.close()
+        raise
