@@ -9,11 +9,16 @@ figure; what a figure itself carries into its page is trimmed here, in the embed
   ``{"qnnShared": KEY}``; the template itself, reduced to the layout defaults and the defaults of
   :data:`TRACE_TYPES`, is written once per page, by :func:`template_script`, into the first figure that uses it
   (``window.qnnTemplates[KEY]``), and ``qnn-figures.js`` puts it back in place before the figure is drawn.
+* **each array once.** A trace array equal to one of an earlier trace of the same figure (curves drawn on the
+  same grid) is written as ``{"qnnSame": [TRACE, KEY]}`` (:func:`share_arrays`), which ``qnn-figures.js`` resolves.
 * **numbers at the precision the data carry.** The finest numbers of the book are theory values rounded to 7
   significant digits (the simulations carry 3-4: an ODE tolerance of 1e-4, 2-10 runs). plotly encodes every numpy
   array as base64 float64 (16-17 digits); :func:`embed_figure` stores float arrays as float32 instead (24-bit
   mantissa: a relative error <= 6e-8, below the 7th digit; arrays with values outside float32's normal range stay
   float64) and rounds the plain floats of lists and the layout to :data:`SIGNIFICANT_DIGITS` digits.
+
+:func:`site_html` finally undoes plotly's escaping of ``/`` as ``\\u002f`` (6 characters for 1, about 8 % of
+base64 data; ``<`` stays escaped, so no ``</script>`` can form).
 
 Only the HTML of the book's pages is trimmed (``QNN_PLOTLYJS=external``, set by the site's Sphinx extension for its
 kernels): a notebook or a Voila app keeps plotly's own embedding, which draws without ``qnn-figures.js``.
@@ -25,12 +30,13 @@ import copy
 import hashlib
 import json
 import math
+import re
 from typing import Any
 
 import numpy as np
 
 __all__ = ["SIGNIFICANT_DIGITS", "TRACE_TYPES", "embed_figure", "template_script", "trace_types",
-           "shared_template", "round_numbers"]
+           "shared_template", "round_numbers", "share_arrays", "site_html"]
 
 #: Significant digits kept of a plain float (the theory values of the book are rounded to 7).
 SIGNIFICANT_DIGITS = 7
@@ -40,6 +46,8 @@ TRACE_TYPES = frozenset({"bar", "box", "contour", "heatmap", "histogram", "histo
                          "image", "pie", "scatter", "scatterternary", "violin"})
 #: float32's normal range: arrays with a non-zero magnitude outside it stay float64.
 _F4_RANGE = (float(np.finfo(np.float32).tiny), float(np.finfo(np.float32).max))
+#: plotly's JSON escape of "/" (not preceded by a backslash: that would be an escaped backslash before "u002f")
+_ESCAPED_SLASH = re.compile(r"(?<!\\)\\u002f")
 
 
 def round_numbers(value: Any, digits: int = SIGNIFICANT_DIGITS) -> Any:
@@ -99,10 +107,35 @@ def template_script(key: str, template: dict) -> str:
             f"{payload};</script>")
 
 
+def share_arrays(traces: list) -> list:
+    """``traces`` (a figure's ``data``, already trimmed) with every base64 array that equals one of an earlier trace
+    replaced by ``{"qnnSame": [INDEX, KEY]}`` (trace ``INDEX``'s ``KEY``); only top-level keys of the traces."""
+    first: dict[tuple, list] = {}
+    shared = []
+    for index, trace in enumerate(traces):
+        trace = dict(trace) if isinstance(trace, dict) else trace
+        for key, value in list(trace.items()) if isinstance(trace, dict) else []:
+            if isinstance(value, dict) and isinstance(value.get("bdata"), str):
+                identity = (value.get("dtype"), value.get("shape"), value["bdata"])
+                if identity in first:
+                    trace[key] = {"qnnSame": first[identity]}
+                else:
+                    first[identity] = [index, key]
+        shared.append(trace)
+    return shared
+
+
+def site_html(preamble: str, html: str) -> str:
+    """The figure's HTML for a book page: ``preamble`` (see :func:`embed_figure`), then plotly's ``html`` with its
+    ``\\u002f`` escapes of ``/`` undone (plotly also escapes ``<`` and ``>``, which stay escaped)."""
+    return preamble + _ESCAPED_SLASH.sub("/", html)
+
+
 def embed_figure(fig_dict: dict, written: set[str]) -> tuple[dict, str]:
     """``(trimmed, preamble)``: the figure dict to embed in a book page, and the HTML to write before it.
 
-    ``trimmed`` is a copy of ``fig_dict`` with its numbers rounded (:func:`round_numbers`) and its template
+    ``trimmed`` is a copy of ``fig_dict`` with its numbers rounded (:func:`round_numbers`), repeated arrays
+    shared (:func:`share_arrays`) and its template
     replaced by ``{"qnnShared": KEY}``; ``preamble`` is :func:`template_script` of that template if ``KEY`` is not
     in ``written`` (the keys already written into this page; updated in place), else ``""``.
     """
@@ -111,6 +144,7 @@ def embed_figure(fig_dict: dict, written: set[str]) -> tuple[dict, str]:
     layout = dict(fig_dict.get("layout") or {})
     template = layout.pop("template", None)
     trimmed = round_numbers({**fig_dict, "layout": layout})
+    trimmed["data"] = share_arrays(trimmed["data"])
     if not template:
         return trimmed, ""
     key, reduced = shared_template(copy.deepcopy(template))

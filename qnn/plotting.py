@@ -47,7 +47,7 @@ import plotly.io as pio
 from plotly.io._base_renderers import NotebookRenderer
 from plotly.subplots import make_subplots
 
-from qnn.embedding import embed_figure
+from qnn.embedding import embed_figure, site_html
 
 __all__ = ["PALETTE", "SYMBOLS", "ERROR_BAR_NOTE", "MEAN_ONLY_NOTE", "PLOTLY_CONFIG", "label", "color", "new_figure",
            "theory_trace", "add_theory", "simulation_trace", "add_simulation", "add_note", "panel_names",
@@ -84,11 +84,13 @@ class _OfflineNotebookRenderer(NotebookRenderer):
         super().activate()
 
     def to_mimebundle(self, fig_dict: dict) -> dict:
-        preamble = ""
-        if os.environ.get("QNN_PLOTLYJS") == "external":  # a book page: trimmed embedding (qnn.embedding)
+        site = os.environ.get("QNN_PLOTLYJS") == "external"  # a book page: trimmed embedding (qnn.embedding)
+        if site:
             fig_dict, preamble = embed_figure(fig_dict, _TEMPLATES_WRITTEN)
         bundle = super().to_mimebundle(fig_dict)
-        bundle["text/html"] = preamble + _CDN_MATHJAX.sub("", bundle["text/html"])
+        bundle["text/html"] = _CDN_MATHJAX.sub("", bundle["text/html"])
+        if site:
+            bundle["text/html"] = site_html(preamble, bundle["text/html"])
         return bundle
 
 

@@ -107,6 +107,23 @@ def test_embed_figure_shares_one_template_per_page_and_loses_nothing_drawn():
         embedding.embed_figure({"layout": {}}, set())
 
 
+def test_share_arrays_writes_a_repeated_array_once():
+    fig = _figure()
+    x = np.linspace(0.01, 3.0, 200)
+    plotting.add_theory(fig, x, np.exp(-x) / 3, "same y, other name")   # x and y as trace 0
+    plotting.add_theory(fig, x, np.exp(-2 * x), "same x")
+    trimmed, _ = embedding.embed_figure(fig.to_dict(), set())
+    data = trimmed["data"]
+    assert data[1]["x"] == {"qnnSame": [0, "x"]} and data[1]["y"] == {"qnnSame": [0, "y"]}
+    assert data[2]["x"] == {"qnnSame": [0, "x"]} and "bdata" in data[2]["y"]
+    assert embedding.share_arrays([{"x": [1, 2]}, {"x": [1, 2]}]) == [{"x": [1, 2]}, {"x": [1, 2]}]
+
+
+def test_site_html_unescapes_only_the_slash():
+    assert embedding.site_html("<p>", r'{"bdata":"ab\u002fc","t":"\u003c\u002fscript\u003e","s":"\\u002f"}') == (
+        r'<p>{"bdata":"ab/c","t":"\u003c/script\u003e","s":"\\u002f"}')
+
+
 def test_the_book_renderer_writes_the_shared_template_once(monkeypatch):
     renderer = pio.renderers["notebook"]
     monkeypatch.setenv("QNN_PLOTLYJS", "external")

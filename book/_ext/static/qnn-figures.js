@@ -3,7 +3,8 @@
  *
  * The figures are announced by plotly's own `Plotly.newPlot` calls in the page. This file wraps `Plotly.newPlot` so
  * that
- *   - a figure's shared template (written once per page by qnn.embedding) is put back into its layout;
+ *   - a figure's shared template (written once per page by qnn.embedding) is put back into its layout, and its
+ *     arrays written once for several traces into each of them;
  *   - its container gets the figure's final height at once, and the figure is drawn only when it comes within one
  *     screen of the viewport (IntersectionObserver), or when the page is printed (all figures then);
  *   - its layout is adapted to the width of its container *before* it is drawn (one render):
@@ -198,6 +199,27 @@
     return out;
   }
 
+  /* An array that qnn.embedding wrote once for several traces ({qnnSame: [trace, key]}) is put back in each. */
+  function withSharedArrays(data) {
+    if (!Array.isArray(data)) { return data; }
+    return data.map(function (trace) {
+      if (!trace || typeof trace !== "object") { return trace; }
+      var out = null;
+      Object.keys(trace).forEach(function (key) {
+        var ref = trace[key] && trace[key].qnnSame;
+        if (!Array.isArray(ref)) { return; }
+        var source = data[ref[0]] && data[ref[0]][ref[1]];
+        if (!source || source.qnnSame) {
+          if (window.console) { console.error("qnn-figures: shared array " + ref + " is not defined"); }
+          return;
+        }
+        out = out || Object.assign({}, trace);
+        out[key] = Object.assign({}, source);
+      });
+      return out || trace;
+    });
+  }
+
   /* timings for the site's browser test: when plotly.js was ready, and when each figure was drawn
      (figures: [start, end, div id], in ms since the navigation started) */
   window.qnnTimings = {plotlyReady: window.performance ? performance.now() : 0, figures: []};
@@ -263,7 +285,10 @@
   window.Plotly.newPlot = function (gd, data, layout, config) {
     var div = typeof gd === "string" ? document.getElementById(gd) : gd;
     var figure = data && layout && !Array.isArray(data.data);
-    if (figure) { layout = withTemplate(layout); }
+    if (figure) {
+      data = withSharedArrays(data);
+      layout = withTemplate(layout);
+    }
     if (div && figure) {
       try {
         var width = containerWidth(div, layout);
