@@ -6,7 +6,8 @@
  *   - a figure's shared template (written once per page by qnn.embedding) is put back into its layout, and its
  *     arrays written once for several traces into each of them;
  *   - its container gets the figure's final height at once, and the figure is drawn only when it comes within one
- *     screen of the viewport (IntersectionObserver), or when the page is printed (all figures then);
+ *     screen of the viewport (IntersectionObserver), or when the page is printed (all figures then); a page opened
+ *     at an anchor goes there as soon as the anchor is parsed, not only once the page has loaded;
  *   - its layout is adapted to the width of its container *before* it is drawn (one render):
  *       . a grid of panels keeps every panel at least MIN_PANEL px wide: when the columns do not fit, the columns
  *         wrap into blocks stacked vertically (a column keeps its panels together) and the figure grows in height;
@@ -282,6 +283,20 @@
     }
   }
 
+  /* A page opened at an anchor (page.html#figure-6): the browser scrolls there only once the page has loaded (after
+     MathJax and every script); the reader's figure is there as soon as the anchor is, so go there then (unless the
+     reader has scrolled already); the browser's own scroll at the end lands on the same place. */
+  var fragmentDone = false;
+  function scrollToFragment() {
+    if (fragmentDone || !location.hash || location.hash.length < 2) { return; }
+    var target = null;
+    try { target = document.getElementById(decodeURIComponent(location.hash.slice(1))); } catch (error) { return; }
+    if (!target) { return; }
+    fragmentDone = true;
+    if (window.scrollY === 0 && target.scrollIntoView) { target.scrollIntoView(); }
+  }
+  document.addEventListener("DOMContentLoaded", scrollToFragment);
+
   window.Plotly.newPlot = function (gd, data, layout, config) {
     var div = typeof gd === "string" ? document.getElementById(gd) : gd;
     var figure = data && layout && !Array.isArray(data.data);
@@ -300,6 +315,7 @@
         if (window.console) { console.warn("qnn-figures: layout left as is", error); }
       }
     }
+    scrollToFragment();
     if (!div || !figure || !observer || div.__qnnPending || div._fullLayout) {
       return div ? draw(div, data, layout, config) : original.call(this, gd, data, layout, config);
     }
