@@ -22,18 +22,32 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    """A persistent playwright browser context of Debian's Chromium (fails clearly if it is not installed)."""
+def playwright_driver():
+    """playwright's driver, one per test module (fails clearly if Debian's Chromium is not installed)."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} not found: apt-get install -y chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM),
-            args=CHROMIUM_FLAGS, headless=True)
-        yield context
-        context.close()
+        yield playwright
+
+
+@pytest.fixture(scope="module")
+def browser(playwright_driver, tmp_path_factory):
+    """A persistent playwright browser context of Debian's Chromium."""
+    context = playwright_driver.chromium.launch_persistent_context(
+        str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM),
+        args=CHROMIUM_FLAGS, headless=True)
+    yield context
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def fresh_browser(playwright_driver):
+    """Debian's Chromium without a persistent profile: each ``new_context()`` starts with nothing cached."""
+    browser = playwright_driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True)
+    yield browser
+    browser.close()
 
 
 def open_offline_page(browser, allowed_prefixes: tuple[str, ...], *, failed: list | None = None,

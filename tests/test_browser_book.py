@@ -42,7 +42,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import CHROMIUM, CHROMIUM_FLAGS, FAR_BELOW, first_figure_id, open_offline_page, time_first_figures
+from conftest import FAR_BELOW, first_figure_id, open_offline_page, time_first_figures
 
 pytestmark = pytest.mark.browser
 
@@ -304,19 +304,6 @@ def _draw_by_scrolling(page, n_divs: int, name: str) -> None:
                                   ".height", figure)
         assert box > 100 and abs(drawn_box - box) <= 1, (
             f"{name}, figure {figure + 1}: its box was {box:.0f} px high before it was drawn, {drawn_box:.0f} after")
-
-
-@pytest.fixture(scope="module")
-def fresh_browser():
-    """Debian's Chromium without a persistent profile: each ``new_context()`` starts with nothing cached."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} not found: apt-get install -y chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True)
-        yield browser
-        browser.close()
 
 
 @pytest.mark.parametrize("page_name", TIMED_PAGES)
