@@ -47,10 +47,13 @@ import plotly.io as pio
 from plotly.io._base_renderers import NotebookRenderer
 from plotly.subplots import make_subplots
 
+from qnn.embedding import embed_figure, site_html
+
 __all__ = ["PALETTE", "SYMBOLS", "ERROR_BAR_NOTE", "MEAN_ONLY_NOTE", "PLOTLY_CONFIG", "label", "color", "new_figure",
            "theory_trace", "add_theory", "simulation_trace", "add_simulation", "add_note", "panel_names",
            "slider_figure", "caption", "figure_csv", "csv_download_link", "show"]
 
+_TEMPLATES_WRITTEN: set[str] = set()  # shared templates already written into this page (kernel)
 _CDN_MATHJAX = re.compile(r'<script src="https://cdnjs\.cloudflare\.com/ajax/libs/mathjax/[^"]*"></script>')
 
 
@@ -71,6 +74,8 @@ class _OfflineNotebookRenderer(NotebookRenderer):
     With ``QNN_PLOTLYJS=external`` in the environment (set by the book's Sphinx extension book/_ext/qnn_site.py
     for the kernels that execute the pages) plotly.js is not inlined at all: the site loads it once from its
     static files. Everywhere else (Voila apps, a plain notebook) it is inlined once per notebook, as plotly does.
+    In the book each figure is also trimmed by :func:`qnn.embedding.embed_figure` (one shared template per page,
+    numbers at the precision the data carry).
     """
 
     def activate(self) -> None:
@@ -79,8 +84,13 @@ class _OfflineNotebookRenderer(NotebookRenderer):
         super().activate()
 
     def to_mimebundle(self, fig_dict: dict) -> dict:
+        site = os.environ.get("QNN_PLOTLYJS") == "external"  # a book page: trimmed embedding (qnn.embedding)
+        if site:
+            fig_dict, preamble = embed_figure(fig_dict, _TEMPLATES_WRITTEN)
         bundle = super().to_mimebundle(fig_dict)
         bundle["text/html"] = _CDN_MATHJAX.sub("", bundle["text/html"])
+        if site:
+            bundle["text/html"] = site_html(preamble, bundle["text/html"])
         return bundle
 
 

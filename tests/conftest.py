@@ -3,9 +3,13 @@
 ``browser``: one headless Debian Chromium (``/usr/bin/chromium``, driven by playwright; never ``playwright install``)
 per test module, with the flags that keep it off the network (see ../shared/TOOLING.md). Used by the browser tests of
 the built book and of the Voila apps (``pytest -m browser``).
+
+``time_first_figures``: how long a page of the built book, opened at its first figure, takes to draw the figures on
+the screen (shared by tests/test_browser_book.py and benchmarks/bench_site.py).
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -18,18 +22,32 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    """A persistent playwright browser context of Debian's Chromium (fails clearly if it is not installed)."""
+def playwright_driver():
+    """playwright's driver, one per test module (fails clearly if Debian's Chromium is not installed)."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} not found: apt-get install -y chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM),
-            args=CHROMIUM_FLAGS, headless=True)
-        yield context
-        context.close()
+        yield playwright
+
+
+@pytest.fixture(scope="module")
+def browser(playwright_driver, tmp_path_factory):
+    """A persistent playwright browser context of Debian's Chromium."""
+    context = playwright_driver.chromium.launch_persistent_context(
+        str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM),
+        args=CHROMIUM_FLAGS, headless=True)
+    yield context
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def fresh_browser(playwright_driver):
+    """Debian's Chromium without a persistent profile: each ``new_context()`` starts with nothing cached."""
+    browser = playwright_driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True)
+    yield browser
+    browser.close()
 
 
 def open_offline_page(browser, allowed_prefixes: tuple[str, ...], *, failed: list | None = None,
@@ -74,3 +92,50 @@ def open_offline_page(browser, allowed_prefixes: tuple[str, ...], *, failed: lis
     page.on("console", lambda message: errors.append(f"console: {message.text}") if message.type == "error"
             else None)
     return page, errors, blocked
+
+
+FIRST_FIGURE = re.compile(r'<div id="([^"]+)" class="plotly-graph-div"')
+#: every figure that is on the screen is drawn (an svg and its data), and the page was scrolled to figure `id`
+ON_SCREEN_DRAWN = """id => {
+    const first = document.getElementById(id);
+    if (!first) { return false; }
+    const r0 = first.getBoundingClientRect();
+    if (!(r0.bottom > 0 && r0.top < innerHeight)) { return false; }
+    const shown = Array.from(document.querySelectorAll('.plotly-graph-div')).filter(d => {
+        const r = d.getBoundingClientRect(); return r.height > 0 && r.bottom > 0 && r.top < innerHeight; });
+    return shown.every(d => d.querySelector('svg.main-svg') && (d.data || []).length > 0); }"""
+#: figures whose top is more than `screens` screens below the bottom of the viewport: [drawn?, ...]
+FAR_BELOW = """screens => Array.from(document.querySelectorAll('.plotly-graph-div')).filter(d =>
+    d.getBoundingClientRect().top > innerHeight * (1 + screens)).map(d => !!d.querySelector('svg.main-svg'))"""
+
+
+def first_figure_id(directory: Path, page: str) -> str:
+    match = FIRST_FIGURE.search((directory / f"{page}.html").read_text(encoding="utf-8"))
+    if match is None:
+        raise ValueError(f"page {page!r} of {directory} has no plotly figure")
+    return match.group(1)
+
+
+def time_first_figures(browser, base: str, page: str, figure_id: str, width: int = 1400, height: int = 900,
+                       far_screens: int = 3) -> dict:
+    """Open ``page`` at its first figure in a fresh context: ms until the figures on screen are drawn (``ms``, and
+    the page's main-thread CPU time to then, ``cpu_ms``), and which figures more than ``far_screens`` screens below
+    were drawn by then (``far_drawn``), with the console errors; the caller closes ``context``."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    try:
+        tab = context.new_page()
+        cdp = context.new_cdp_session(tab)  # main-thread CPU time: the page's own work, whatever the machine's load
+        cdp.send("Performance.enable")
+        errors: list[str] = []
+        tab.on("pageerror", lambda error: errors.append(str(error)))
+        tab.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        tab.goto(f"{base}/{page}.html#{figure_id}", wait_until="commit", timeout=60_000)
+        tab.wait_for_function(ON_SCREEN_DRAWN, arg=figure_id, polling="raf", timeout=60_000)
+        ms = tab.evaluate("() => performance.now()")
+        metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+        far = tab.evaluate(FAR_BELOW, far_screens)
+        return {"ms": ms, "cpu_ms": 1000 * metrics.get("ThreadTime", float("nan")), "far_drawn": far,
+                "errors": errors, "tab": tab, "context": context}
+    except BaseException:
+        context.close()
+        raise

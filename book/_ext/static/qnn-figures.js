@@ -1,13 +1,20 @@
-/* qnn-figures.js: responsive layout of the qnn-book's plotly figures (loaded right after plotly.min.js).
+/* qnn-figures.js: lazy drawing and responsive layout of the qnn-book's plotly figures (loaded right after
+ * plotly-cartesian.min.js).
  *
- * The figures are drawn by plotly's own `Plotly.newPlot` calls in the page. This file wraps `Plotly.newPlot` so
- * that each figure's layout is adapted to the width of its container *before* it is drawn (one render):
- *   - a grid of panels keeps every panel at least MIN_PANEL px wide: when the columns do not fit, the columns wrap
- *     into blocks stacked vertically (a column keeps its panels together) and the figure grows in height;
- *   - things placed outside the plotting area in "paper" units (notes, legends, buttons) keep their distance in
- *     pixels from the plotting area when the figure changes height;
- *   - a row of buttons wider than the figure becomes a drop-down menu;
- *   - on narrow screens a vertical legend moves below the figure as a horizontal one.
+ * The figures are announced by plotly's own `Plotly.newPlot` calls in the page. This file wraps `Plotly.newPlot` so
+ * that
+ *   - a figure's shared template (written once per page by qnn.embedding) is put back into its layout, and its
+ *     arrays written once for several traces into each of them;
+ *   - its container gets the figure's final height at once, and the figure is drawn only when it comes within one
+ *     screen of the viewport (IntersectionObserver), or when the page is printed (all figures then); a page opened
+ *     at an anchor goes there as soon as the anchor is parsed, not only once the page has loaded;
+ *   - its layout is adapted to the width of its container *before* it is drawn (one render):
+ *       . a grid of panels keeps every panel at least MIN_PANEL px wide: when the columns do not fit, the columns
+ *         wrap into blocks stacked vertically (a column keeps its panels together) and the figure grows in height;
+ *       . things placed outside the plotting area in "paper" units (notes, legends, buttons) keep their distance
+ *         in pixels from the plotting area when the figure changes height;
+ *       . a row of buttons wider than the figure becomes a drop-down menu;
+ *       . on narrow screens a vertical legend moves below the figure as a horizontal one.
  * On a window resize the layout is recomputed from the figure's original layout (the traces, and the active
  * button or slider step, are kept).
  */
@@ -178,13 +185,126 @@
     return width || 700;
   }
 
-  /* timings for the site's browser test: when plotly.js was ready, and how long each figure took to draw */
+  /* A figure's shared template (qnn.embedding writes it once per page as window.qnnTemplates[KEY]; the figure
+     carries {qnnShared: KEY}) is put back in place before plotly sees the layout. */
+  function withTemplate(layout) {
+    var ref = layout && layout.template;
+    if (!ref || typeof ref.qnnShared !== "string") { return layout; }
+    var shared = (window.qnnTemplates || {})[ref.qnnShared];
+    if (!shared) {
+      if (window.console) { console.error("qnn-figures: shared template " + ref.qnnShared + " is not defined"); }
+      return layout;
+    }
+    var out = Object.assign({}, layout);
+    out.template = shared;
+    return out;
+  }
+
+  /* An array that qnn.embedding wrote once for several traces ({qnnSame: [trace, key]}) is put back in each. */
+  function withSharedArrays(data) {
+    if (!Array.isArray(data)) { return data; }
+    return data.map(function (trace) {
+      if (!trace || typeof trace !== "object") { return trace; }
+      var out = null;
+      Object.keys(trace).forEach(function (key) {
+        var ref = trace[key] && trace[key].qnnSame;
+        if (!Array.isArray(ref)) { return; }
+        var source = data[ref[0]] && data[ref[0]][ref[1]];
+        if (!source || source.qnnSame) {
+          if (window.console) { console.error("qnn-figures: shared array " + ref + " is not defined"); }
+          return;
+        }
+        out = out || Object.assign({}, trace);
+        out[key] = Object.assign({}, source);
+      });
+      return out || trace;
+    });
+  }
+
+  /* timings for the site's browser test: when plotly.js was ready, and when each figure was drawn
+     (figures: [start, end, div id], in ms since the navigation started) */
   window.qnnTimings = {plotlyReady: window.performance ? performance.now() : 0, figures: []};
   var original = window.Plotly.newPlot;
-  window.Plotly.newPlot = function (gd, data, layout, config) {
+
+  function draw(div, data, layout, config) {
     var start = window.performance ? performance.now() : 0;
+    var result = original.call(window.Plotly, div, data, layout, config);
+    var record = function () {
+      div.setAttribute("data-qnn-drawn", "");
+      window.qnnTimings.figures.push([start, performance.now(), div.id]);
+    };
+    if (result && typeof result.then === "function") { result.then(record); } else { record(); }
+    return result;
+  }
+
+  /* Lazy drawing: a figure is drawn when it comes within a screen of the viewport (rootMargin: 100% of the
+     viewport's height above and below); its div already has its final size, so nothing moves when it is drawn.
+     Plotly.newPlot of a figure further away returns a promise that resolves when the figure is drawn. */
+  var pending = [];
+  var observer = window.IntersectionObserver ? new IntersectionObserver(function (entries) {
+    entries.forEach(function (entry) { if (entry.isIntersecting) { drawPending(entry.target); } });
+  }, {rootMargin: "100% 0px 100% 0px"}) : null;
+
+  function drawPending(div) {
+    var job = div.__qnnPending;
+    if (!job) { return; }
+    div.__qnnPending = null;
+    div.removeAttribute("data-qnn-pending");
+    if (observer) { observer.unobserve(div); }
+    pending.splice(pending.indexOf(div), 1);
+    var layout = job.layout;
+    if (div.__qnnLayout) {  /* the width may have changed since the figure was announced */
+      var width = containerWidth(div, div.__qnnLayout);
+      if (Math.abs(width - div.__qnnWidth) >= 1) {
+        div.__qnnWidth = width;
+        layout = adapt(div.__qnnLayout, job.data, width);
+        setHeight(div, layout.height);
+      }
+    }
+    var result;
+    try {
+      result = draw(div, job.data, layout, job.config);
+    } catch (error) {
+      job.reject(error);
+      throw error;
+    }
+    Promise.resolve(result).then(job.resolve, job.reject);
+  }
+
+  /* every figure not drawn yet, now (printing, or a reader's script that needs them all) */
+  function drawAll() { pending.slice().forEach(drawPending); }
+  window.qnnDrawAllFigures = drawAll;
+  window.addEventListener("beforeprint", drawAll);
+  if (window.matchMedia) {
+    var print = window.matchMedia("print");
+    var onPrint = function (query) { if (query.matches) { drawAll(); } };
+    if (print.addEventListener) { print.addEventListener("change", onPrint); } else if (print.addListener) {
+      print.addListener(onPrint);
+    }
+  }
+
+  /* A page opened at an anchor (page.html#figure-6): the browser scrolls there only once the page has loaded (after
+     MathJax and every script); the reader's figure is there as soon as the anchor is, so go there then (unless the
+     reader has scrolled already); the browser's own scroll at the end lands on the same place. */
+  var fragmentDone = false;
+  function scrollToFragment() {
+    if (fragmentDone || !location.hash || location.hash.length < 2) { return; }
+    var target = null;
+    try { target = document.getElementById(decodeURIComponent(location.hash.slice(1))); } catch (error) { return; }
+    if (!target) { return; }
+    fragmentDone = true;
+    if (window.scrollY === 0 && target.scrollIntoView) { target.scrollIntoView(); }
+  }
+  document.addEventListener("DOMContentLoaded", scrollToFragment);
+
+  window.Plotly.newPlot = function (gd, data, layout, config) {
     var div = typeof gd === "string" ? document.getElementById(gd) : gd;
-    if (div && data && layout && !Array.isArray(data.data)) {
+    var figure = data && layout && !Array.isArray(data.data);
+    if (figure) {
+      data = withSharedArrays(data);
+      layout = withTemplate(layout);
+    }
+    if (div && figure) {
       try {
         var width = containerWidth(div, layout);
         div.__qnnLayout = clone(layout);
@@ -195,19 +315,32 @@
         if (window.console) { console.warn("qnn-figures: layout left as is", error); }
       }
     }
-    var result = original.call(this, gd, data, layout, config);
-    var record = function () { window.qnnTimings.figures.push([start, performance.now()]); };
-    if (result && typeof result.then === "function") { result.then(record); } else { record(); }
-    return result;
+    scrollToFragment();
+    if (!div || !figure || !observer || div.__qnnPending || div._fullLayout) {
+      return div ? draw(div, data, layout, config) : original.call(this, gd, data, layout, config);
+    }
+    return new Promise(function (resolve, reject) {
+      div.__qnnPending = {data: data, layout: layout, config: config, resolve: resolve, reject: reject};
+      div.setAttribute("data-qnn-pending", "");
+      pending.push(div);
+      observer.observe(div);
+    });
   };
   window.Plotly.__qnnWrapped = true;
   window.qnnAdaptLayout = adapt;
 
   function relayoutAll() {
     document.querySelectorAll(".plotly-graph-div").forEach(function (div) {
-      if (!div.__qnnLayout || !div._fullLayout) { return; }
+      if (!div.__qnnLayout) { return; }
       var width = containerWidth(div, div.__qnnLayout);
       if (Math.abs(width - div.__qnnWidth) < 40) { return; }
+      if (div.__qnnPending) {  /* not drawn yet: keep its size right, draw it later */
+        div.__qnnWidth = width;
+        div.__qnnPending.layout = adapt(div.__qnnLayout, div.__qnnPending.data, width);
+        setHeight(div, div.__qnnPending.layout.height);
+        return;
+      }
+      if (!div._fullLayout) { return; }
       div.__qnnWidth = width;
       var layout = adapt(div.__qnnLayout, div.data, width);
       ["updatemenus", "sliders"].forEach(function (key) {
