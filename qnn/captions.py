@@ -77,9 +77,9 @@ def marker_sentence(fig: Any) -> str | None:
     """
     metas = [t.meta for t in getattr(fig, "data", ()) if isinstance(t.meta, dict) and t.meta.get("kind") ==
              "simulation"]
-    if not metas:
-        return None
     reps = sorted({int(m["reps"]) for m in metas if "reps" in m})
+    if not metas or reps == [1] or not reps:  # single-sample markers (e.g. a ratio of means): nothing to say
+        return None
     runs = (f"{reps[0]} independent run" + ("s" if reps[0] != 1 else "")) if len(reps) == 1 else \
         f"{reps[0]} to {reps[-1]} independent runs"
     bars = [m.get("error_bars", True) for m in metas]
