@@ -75,7 +75,8 @@ READING_JS = r"""async () => {
                          + '.plotly-graph-div, .headerlink').forEach(e => e.remove());
   const text = clone.textContent.replace(/\s+/g, ' ');
   const raw = [];
-  for (const re of [/\$\$/, /\\\(/, /\\\)/, /\\\[/, /\\\]/, /\\begin\{/, /\\(frac|mathrm|operatorname|left|right|qquad|alpha|kappa|lambda|xi|rho|int|sum|big)\b/]) {
+  const tex = /\\(frac|mathrm|operatorname|left|right|qquad|alpha|kappa|lambda|xi|rho|int|sum|big)\b/;
+  for (const re of [/\$\$/, /\\\(/, /\\\)/, /\\\[/, /\\\]/, /\\begin\{/, tex]) {
     const m = text.match(re);
     if (m) { raw.push(text.slice(Math.max(0, m.index - 60), m.index + 60)); }
   }
@@ -94,7 +95,8 @@ READING_JS = r"""async () => {
     const r = e.getBoundingClientRect();
     if (r.width > 0 && r.right > limit + 1 && !e.closest('mjx-container, .qnn-table-wrap, .table-wrapper, '
         + 'table, .cell_output pre, .highlight, .MathJax_Preview, .plotly-graph-div')) {
-      overflowing.push(`${e.tagName.toLowerCase()}.${(e.className && e.className.baseVal === undefined) ? e.className : ''} right=${Math.round(r.right)}`);
+      const cls = typeof e.className === 'string' ? e.className : '';
+      overflowing.push(`${e.tagName.toLowerCase()}.${cls} right=${Math.round(r.right)}`);
     }
   });
   return {raw, wide, overflowing: overflowing.slice(0, 5),
