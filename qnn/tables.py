@@ -152,9 +152,10 @@ def _records(rows: Any, columns: Sequence[str] | None, index: bool) -> tuple[lis
         keys = list(columns) if columns is not None else [str(c) for c in frame.columns]
         records = [{str(k): v for k, v in r.items()} for r in records]
     else:
-        records = [dict(r) for r in rows]
+        rows = list(rows)
         if not all(isinstance(r, Mapping) for r in rows):
             raise ValueError("rows must be a sequence of mappings or a pandas DataFrame")
+        records = [dict(r) for r in rows]
         keys = list(columns) if columns is not None else (list(records[0]) if records else [])
     if not keys:
         raise ValueError("the table has no columns: pass rows with keys or columns=[...]")

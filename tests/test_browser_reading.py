@@ -6,7 +6,8 @@ Chromium at 1400 px and 400 px, waits for the site's MathJax, and checks that
 * no raw TeX is left in the prose (``$$``, ``\\(``, ``\\[``, ``\\begin{``, a TeX command such as ``\\frac``): every
   formula was typeset, also inside list items;
 * at 1400 px every display equation fits the text column (its typeset width is not larger than its box);
-* at 400 px the page does not scroll sideways (wide equations and tables scroll inside their own box).
+* at 400 px the page does not scroll sideways (wide equations and tables scroll inside their own box);
+* every "How this figure was made" block is collapsed and labelled so.
 
 Run:  ``jupyter-book build . -W && python -m pytest -m browser tests/test_browser_reading.py``.
 """
@@ -99,7 +100,10 @@ READING_JS = r"""async () => {
       overflowing.push(`${e.tagName.toLowerCase()}.${cls} right=${Math.round(r.right)}`);
     }
   });
-  return {raw, wide, overflowing: overflowing.slice(0, 5),
+  const details = Array.from(article.querySelectorAll('details.qnn-details'));
+  const badDetails = details.filter(d => d.open || !d.querySelector('summary')
+                                      || d.querySelector('summary').textContent.trim() !== 'How this figure was made');
+  return {raw, wide, overflowing: overflowing.slice(0, 5), details: details.length, badDetails: badDetails.length,
           scroll: document.documentElement.scrollWidth, view: document.documentElement.clientWidth,
           typeset: document.querySelectorAll('mjx-container').length};
 }"""
@@ -115,6 +119,7 @@ def test_page_reads_at_width(browser, site, page_name, width):
     finally:
         page.close()
     assert result["raw"] == [], f"{page_name} at {width} px: raw TeX left after MathJax: {result['raw']}"
+    assert result["badDetails"] == 0, f"{page_name}: a 'How this figure was made' block is open or mislabelled"
     if width >= 1400:
         assert result["wide"] == [], f"{page_name}: display equations wider than the text column: {result['wide']}"
     else:

@@ -91,6 +91,8 @@ def test_table_without_missing_values_has_no_footnote_and_rejects_bad_columns():
         tables.table([{"a": 1}], formats={"b": ".2f"})
     with pytest.raises(ValueError, match="no columns"):
         tables.table([])
+    with pytest.raises(ValueError, match="sequence of mappings"):
+        tables.table([(1, 2)])
 
 
 def test_markdown_tables_go_through_the_same_helper():
