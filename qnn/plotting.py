@@ -559,24 +559,30 @@ def csv_download_link(fig: go.Figure, filename: str, text: str | None = None) ->
             f'href="data:text/csv;base64,{payload}">{anchor_text}</a>')
 
 
-def show(fig: go.Figure, *, caption_text: str | None = None, csv_name: str | None = None) -> None:
-    """Display ``fig`` in a notebook/book page, followed by its caption and a CSV download link.
+def show(fig: go.Figure, *, caption_text: str | None = None, csv_name: str | None = None,
+         details: str | Sequence[str | None] | None = None) -> None:
+    """Display ``fig`` in a notebook/book page, followed by its caption, the collapsed "How this figure was made"
+    block and a CSV download link.
 
     Parameters
     ----------
     fig : plotly Figure
     caption_text : str, optional
-        Usually :func:`caption` (...).
+        Usually :func:`caption` (...): what is plotted, parameters, what to see (about 60 words at most).
     csv_name : str, optional
         File name of the CSV download (``"figure6.csv"``); omitted -> no link.
+    details : str or sequence of (str or None), optional
+        Method sentences for the details block (solver, stopping rule, runs, differences from the paper), see
+        :mod:`qnn.captions`; the markers' error-bar convention is added from the figure itself.
     """
     from IPython.display import HTML, display
 
+    from . import captions
+
     fig.show()
-    pieces = []
-    if caption_text:
-        pieces.append(f'<p class="qnn-caption"><em>{html.escape(caption_text)}</em></p>')
+    pieces = [captions.caption_html(caption_text), captions.details_html(details, fig)]
     if csv_name:
         pieces.append(f"<p>{csv_download_link(fig, csv_name)}</p>")
+    pieces = [piece for piece in pieces if piece]
     if pieces:
         display(HTML("\n".join(pieces)))

@@ -1,8 +1,8 @@
 """Shared pytest fixtures.
 
 ``browser``: one headless Debian Chromium (``/usr/bin/chromium``, driven by playwright; never ``playwright install``)
-per test module, with the flags that keep it off the network (see ../shared/TOOLING.md). Used by the browser tests of
-the built book and of the Voila apps (``pytest -m browser``).
+per test module, with flags that keep it off the network (no downloads, no background services). Used by the browser
+tests of the built book and of the Voila apps (``pytest -m browser``).
 
 ``time_first_figures``: how long a page of the built book, opened at its first figure, takes to draw the figures on
 the screen (shared by tests/test_browser_book.py and benchmarks/bench_site.py).

@@ -135,8 +135,10 @@ def test_missing_stale_and_corrupt_caches_are_reported(toy, tmp_path):
     with pytest.raises(figdata.CacheError, match="python -m qnn data toy"):
         figdata.load("toy")
     path = figdata.generate("toy", progress=False)
-    with pytest.raises(figdata.CacheError, match=r"d=5, expected 7.*python -m qnn data toy --d 7"):
-        figdata.load("toy", d=7)
+    with pytest.raises(figdata.CacheError, match=r"d=5, expected 7.*python -m qnn data toy --d 7 --force$"):
+        figdata.load("toy", d=7)  # the suggested command must run: other sizes in the book's folder need --force
+    with pytest.raises(figdata.CacheError, match=r"expected 7.*python -m qnn data toy --d 7 --out \S+$"):
+        figdata.load("toy", d=7, data_dir=path.parent)
     toy(version="2")
     with pytest.raises(figdata.CacheError, match="stale.*v1.*v2"):
         figdata.load("toy")

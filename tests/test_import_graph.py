@@ -105,6 +105,7 @@ LAYERS: dict[str, int] = {
     "qnn.optimal": 3,                               # Bayes-optimal error (uses the threshold alpha_BO)
     "qnn.embedding": 3,                             # a figure's HTML embedding (imports nothing from qnn; below
                                                     # plotting, which uses it)
+    "qnn.captions": 3, "qnn.tables": 3,             # reader text: captions, details blocks, HTML tables (no physics)
     "qnn.plotting": 4, "qnn.figdata": 4,            # the book layer: figure style, figure-data cache
     "qnn.figures": 5,                               # what each figure computes and draws
     "qnn.apps": 6,                                  # Voila apps and their launcher

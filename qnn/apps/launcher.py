@@ -3,7 +3,7 @@
 The apps are thin MyST notebooks ``apps/<name>.md`` (their logic lives in :mod:`qnn.apps`, one module per app).
 Voila 0.5 cannot serve MyST markdown, so :func:`build_app_notebooks` converts them with jupytext into the
 gitignored folder ``book/_voila/`` (only when the source is newer), and :func:`serve` starts Voila on 127.0.0.1
-with the flags of ``../shared/TOOLING.md`` (the jupytext front-end extension denied: it raises a JavaScript error
+with flags that keep it local and quiet (the jupytext front-end extension denied: it raises a JavaScript error
 inside Voila) and the book's template ``apps/share/voila/templates/qnn`` (Voila's "lab" template without the Font
 Awesome stylesheets it fetches from a CDN: an app page requests nothing from outside its server). Voila runs
 through ``python -m qnn.apps.launcher VOILA-ARGS`` (:func:`run_voila`), which puts ``apps/share`` on ``JUPYTER_PATH`` so

@@ -116,8 +116,9 @@ def default_partial_dir() -> Path:
 
 
 def regeneration_command(name: str, d: int | None = None, reps: int | None = None,
-                         out: Path | None = None) -> str:
-    """The shell command that regenerates the cache of figure ``name``."""
+                         out: Path | None = None, force: bool = False) -> str:
+    """The shell command that regenerates the cache of figure ``name`` (``force``: sizes other than the figure's
+    defaults written to the book's own folder, which the command line refuses without ``--force``)."""
     command = f"python -m qnn data {name}"
     if d is not None:
         command += f" --d {d}"
@@ -125,6 +126,8 @@ def regeneration_command(name: str, d: int | None = None, reps: int | None = Non
         command += f" --reps {reps}"
     if out is not None:
         command += f" --out {out}"
+    if force:
+        command += " --force"
     return command
 
 
@@ -255,7 +258,8 @@ def load(name: str, *, d: int | None = None, reps: int | None = None, data_dir: 
     wanted = figure.params(d, reps)
     directory = Path(data_dir) if data_dir is not None else default_data_dir()
     path = directory / f"{name}.json"
-    command = regeneration_command(name, d, reps, None if data_dir is None else directory)
+    command = regeneration_command(name, d, reps, None if data_dir is None else directory,
+                                   force=data_dir is None and wanted != figure.params())
     payload = _read(path, name, command)
     if payload.get("format") != FORMAT_VERSION or payload.get("figure") != name:
         hint = ("; or convert it with:  python -m qnn data --upgrade " + name) if payload.get("format") == 1 else ""

@@ -162,14 +162,14 @@ def solver_note(*sims) -> str:
         for result in sim.results:
             counts[result["method"]] = counts.get(result["method"], 0) + 1
     parts = [f"{_SOLVER_NAMES[m]} ({n} runs)" for m, n in sorted(counts.items())]
-    return (f"Markers: end points of {' and '.join(parts)}, stopped at |G W|_F/√d ≤ {LONGTIME_GTOL:g} "
-            "(the long-time limit computed directly, not by integrating the flow).")
+    return (f"The simulated end points are the long-time limit computed directly, not by integrating the flow: "
+            f"{' and '.join(parts)}, each run until the flow velocity |G W|_F/√d fell below {LONGTIME_GTOL:g}.")
 
 
 def method_deviation(figure: str) -> str:
     """The "differences from the paper" clause on the marker method of long-time figure ``figure``."""
-    return (f"long-time limit by an optimiser run to stationarity instead of GD (η = 5e-3) to T = "
-            f"{PAPER_TMAX[figure]}")
+    return (f"the long-time limit is computed by an optimiser run to stationarity, where the paper runs gradient "
+            f"descent (η = 5e-3) to T = {PAPER_TMAX[figure]}")
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -245,8 +245,9 @@ def flow_check_note(family: str, data_dir=None) -> str:
         worst = max(worst, float(np.max(np.abs(flow / solver - 1))))
         velocity = max([velocity] + [r["grad_norm_flow"] for r in runs])
     first = data.tasks[0]
-    return (f"Check against gradient flow (RK23, same seeds, d = {data.d}, {data.reps} runs, until |G W|_F/√d ≤ "
-            f"{first['flow_gtol']:g} or t = {first['flow_t_max']:g}) at {len(points)} points of this solver family: "
-            f"the flow's mean MSE lies inside the marker's error bar at {inside} of {len(points)}; every flow reached "
-            f"the tolerance at {stationary} of {len(points)} (largest velocity left: {velocity:.1e}); largest "
-            f"per-run difference flow vs solver {worst:.1%}.")
+    return (f"To check that this solver stops where gradient flow stops, the flow itself (RK23) was integrated from "
+            f"the same initialisations ({data.reps} runs at d = {data.d}) until |G W|_F/√d ≤ {first['flow_gtol']:g} "
+            f"or t = {first['flow_t_max']:g}, at {len(points)} points: the flow's mean MSE lies "
+            f"inside the markers' error bar at {inside} of {len(points)} points, the flow reached the tolerance at "
+            f"{stationary} of {len(points)} (largest velocity left {velocity:.1e}), and single runs of the flow and "
+            f"the solver differ by up to {worst:.1%}.")

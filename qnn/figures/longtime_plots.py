@@ -18,7 +18,7 @@ from .. import plotting
 from ..figdata import FigureData
 
 __all__ = ["theory_result", "simulation_samples", "agreement", "agreement_summary", "sweep_traces", "on_panel",
-           "vertical_line", "assemble", "sweep_figure", "unconverged_note",
+           "vertical_line", "assemble", "sweep_figure", "unconverged_note", "simulation_details",
            "histogram_trace", "nonzero_eigenvalues"]
 
 
@@ -204,6 +204,28 @@ def unconverged_note(*sims: FigureData) -> str:
     total = sum(len(sim.results) for sim in sims)
     return (f"All {total} runs reached |G W|_F/√d ≤ 1e-6." if bad == 0 else
             f"{bad} of {total} runs stopped before |G W|_F/√d ≤ 1e-6 (kept in the averages).")
+
+
+def simulation_details(sim: FigureData | Sequence[FigureData], family: str | None, figure: str | None = None,
+                       differences: str | None = None) -> list[str]:
+    """The "How this figure was made" sentences of a long-time figure with markers from ``sim`` (one cache or
+    several): features, ``d`` and runs (read from the cache), the solver and its stopping rule
+    (:func:`qnn.figures.longtime.solver_note`), how many runs met it, the check against gradient flow for the solver
+    ``family`` (``"auto"``/``"lbfgs"``, or ``None`` for no check), and the differences from paper figure ``figure``
+    (plus ``differences``)."""
+    from .. import captions
+    from .longtime import flow_check_note, method_deviation, solver_note
+
+    sims = [sim] if isinstance(sim, FigureData) else list(sim)
+    first = sims[0].tasks[0]
+    features = "GOE features" if first.get("features", "goe") == "goe" else f"{first['features']} features"
+    reps = sorted({s.reps for s in sims})
+    runs = " or ".join(str(r) for r in reps)
+    deviation = "; ".join(p for p in ((method_deviation(figure) if figure else None), differences) if p)
+    return [f"Simulations use {features} at d = {sims[0].d}, with {runs} independent runs per point, each with a "
+            "fresh teacher, data set and initialisation.",
+            solver_note(*sims), unconverged_note(*sims), flow_check_note(family) if family else None,
+            captions.differences(deviation)]
 
 
 def agreement_summary(rows: Sequence[tuple[str, pd.DataFrame]]) -> pd.DataFrame:
