@@ -103,10 +103,11 @@ LAYERS: dict[str, int] = {
     "qnn.spectra": 1, "qnn.simulation": 1,          # spectral laws | finite-d simulation (independent of theory)
     "qnn.longtime": 2, "qnn.mean_field": 2,         # long-time fixed point, thresholds | the DMFT and its check
     "qnn.optimal": 3,                               # Bayes-optimal error (uses the threshold alpha_BO)
-    "qnn.plotting": 4, "qnn.figdata": 4,            # the book layer: figure style, figure-data cache
-    "qnn.figures": 5,                               # what each figure computes and draws
-    "qnn.apps": 6,                                  # Voila apps and their launcher
-    "qnn.__main__": 7,                              # the command line
+    "qnn.figstyle": 4,                              # the figure layer: axes, legends, toolbar (no physics)
+    "qnn.plotting": 5, "qnn.figdata": 5,            # the book layer: figure style, figure-data cache
+    "qnn.figures": 6,                               # what each figure computes and draws
+    "qnn.apps": 7,                                  # Voila apps and their launcher
+    "qnn.__main__": 8,                              # the command line
 }
 
 

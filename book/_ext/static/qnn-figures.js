@@ -7,7 +7,8 @@
  *   - things placed outside the plotting area in "paper" units (notes, legends, buttons) keep their distance in
  *     pixels from the plotting area when the figure changes height;
  *   - a row of buttons wider than the figure becomes a drop-down menu;
- *   - on narrow screens a vertical legend moves below the figure as a horizontal one.
+ *   - on narrow screens a vertical legend moves below the figure as a horizontal one;
+ *   - a figure with one legend per panel (qnn.figstyle.legend_per_panel) keeps each legend in its panel's corner.
  * On a window resize the layout is recomputed from the figure's original layout (the traces, and the active
  * button or slider step, are kept).
  */
@@ -85,6 +86,8 @@
     var plotH = plotH0;
     var grid = panelGrid(out);
     var titleMoves = [];
+    var cornerMoves = [];               // top-right corners of panels: where a legend per panel sits
+    var panelLegends = Object.keys(out).filter(function (key) { return /^legend\d+$/.test(key); }).length > 0;
 
     if (grid && grid.cols > 1) {
       var minPanel = narrow ? MIN_PANEL.narrow : MIN_PANEL.wide;
@@ -105,6 +108,7 @@
           var x0 = col * (panelW + GAP) / plotW, y1 = 1 - row * (panelH + VGAP) / plotH;
           var xd = [x0, Math.min(1, x0 + panelW / plotW)], yd = [Math.max(0, y1 - panelH / plotH), y1];
           titleMoves.push({from: [round((p.xd[0] + p.xd[1]) / 2), round(p.yd[1])], to: [(xd[0] + xd[1]) / 2, yd[1]]});
+          cornerMoves.push({from: [round(p.xd[1]), round(p.yd[1])], to: [xd[1], yd[1]]});
           out[p.x].domain = xd;
           out[p.y].domain = yd;
         });
@@ -120,7 +124,16 @@
       return y;
     }
     var names = legendEntries(data);
-    if (out.showlegend !== false && (!out.legend || out.legend.orientation !== "h") && names.length > 1) {
+    if (panelLegends) {
+      /* one legend per panel (qnn.figstyle.legend_per_panel), in the panel's top-right corner: it moves with it */
+      Object.keys(out).filter(function (key) { return /^legend\d*$/.test(key); }).forEach(function (key) {
+        var legend = out[key];
+        var moved = cornerMoves.filter(function (c) {
+          return Math.abs(c.from[0] - legend.x) < 2e-3 && Math.abs(c.from[1] - legend.y) < 2e-3;
+        });
+        if (moved.length) { legend.x = moved[0].to[0]; legend.y = moved[0].to[1]; }
+      });
+    } else if (out.showlegend !== false && (!out.legend || out.legend.orientation !== "h") && names.length > 1) {
       /* a vertical legend that would squeeze a phone-sized figure or not fit beside the plot goes below it */
       if (narrow || 19 * names.length + 12 > plotH) {
         var legendH = 22 * legendRows(names, plotW + m.l + m.r - 10) + 8;
