@@ -25,7 +25,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 __all__ = ["PLOTLY_CONFIG", "FORBIDDEN_BUTTONS", "figure_config", "log_ticks", "label_log_axes", "panel_gap",
-           "legend_per_panel", "increasing_steps", "finish"]
+           "space_rows", "legend_per_panel", "increasing_steps", "finish"]
 
 #: plotly's ``config`` of every book figure (:func:`figure_config` adds the PNG file name).
 PLOTLY_CONFIG: dict[str, Any] = {
@@ -211,6 +211,68 @@ def increasing_steps(items: Sequence[tuple[str, Any]], active: int) -> tuple[lis
     return [items[i] for i in order], order.index(active)
 
 
+def _rows_of_panels(fig: go.Figure) -> list[tuple[float, float]]:
+    domains = set()
+    for key in fig.layout.to_plotly_json():
+        if re.fullmatch(r"yaxis\d*", key) and fig.layout[key].domain is not None and not fig.layout[key].overlaying:
+            domains.add(tuple(round(float(v), 6) for v in fig.layout[key].domain))
+    return sorted(domains, key=lambda d: -d[1])
+
+
+def space_rows(fig: go.Figure) -> go.Figure:
+    """Make the gap between rows of panels at least :func:`panel_gap` pixels, with the figure's final height and
+    margins (in place; returns ``fig``).
+
+    A grid whose rows are closer grows in height by the missing pixels (the panels keep their height); the panel
+    titles move with their panels.
+    """
+    rows = _rows_of_panels(fig)
+    if len(rows) < 2 or any(rows[i][0] < rows[i + 1][1] - 1e-6 for i in range(len(rows) - 1)):
+        return fig  # one row, or panels that are not a plain grid of rows
+    layout = fig.layout
+    top, bottom = (layout.margin.t if layout.margin.t is not None else 100,
+                   layout.margin.b if layout.margin.b is not None else 80)
+    height = layout.height or 450
+    plot_px = height - top - bottom
+    tops = {row[1] for row in rows[1:]}
+    titled = any(a.xref == "paper" and a.yref == "paper" and a.text and round(float(a.y), 6) in tops
+                 for a in layout.annotations or [])
+    x_titles = any(_axis_text(layout[k]) for k in layout.to_plotly_json() if re.fullmatch(r"xaxis\d*", k)
+                   and layout[k].anchor and _y_domain(layout, layout[k].anchor) not in (rows[-1], None))
+    needed = panel_gap(x_titles=x_titles, panel_titles=titled)
+    current = min(rows[i][0] - rows[i + 1][1] for i in range(len(rows) - 1)) * plot_px
+    if current >= needed - 0.5:
+        return fig
+    panel_px = [(r[1] - r[0]) * plot_px for r in rows]
+    new_plot = sum(panel_px) + needed * (len(rows) - 1)
+    new_domains, edge = {}, 1.0
+    for row, px in zip(rows, panel_px):
+        new_domains[row] = (edge - px / new_plot, edge)
+        edge -= (px + needed) / new_plot
+    new_domains[rows[-1]] = (0.0, new_domains[rows[-1]][1])
+    for key in layout.to_plotly_json():
+        if re.fullmatch(r"yaxis\d*", key) and layout[key].domain is not None:
+            old = tuple(round(float(v), 6) for v in layout[key].domain)
+            if old in new_domains:
+                layout[key].domain = list(new_domains[old])
+    moves = {row[1]: new_domains[row][1] for row in rows}
+    for annotation in layout.annotations or []:
+        if annotation.yref == "paper" and annotation.y is not None and round(float(annotation.y), 6) in moves:
+            annotation.y = moves[round(float(annotation.y), 6)]
+    fig.update_layout(height=round(new_plot + top + bottom))
+    return fig
+
+
+def _axis_text(axis: Any) -> str:
+    return str(axis.title.text or "") if axis.title is not None else ""
+
+
+def _y_domain(layout: Any, anchor: str) -> tuple[float, float] | None:
+    axis = layout["yaxis" + anchor[1:]]
+    return tuple(round(float(v), 6) for v in axis.domain) if axis is not None and axis.domain is not None else None
+
+
 def finish(fig: go.Figure) -> go.Figure:
-    """The automatic part of the figure layer, applied by :func:`qnn.plotting.show`: :func:`label_log_axes`."""
-    return label_log_axes(fig)
+    """The automatic part of the figure layer, applied by :func:`qnn.plotting.show`: :func:`label_log_axes` and
+    :func:`space_rows`."""
+    return space_rows(label_log_axes(fig))

@@ -103,3 +103,18 @@ def test_a_slider_over_numbers_runs_in_increasing_order():
     labels, index = figstyle.increasing_steps([("a", 1), ("b", 2)], 1)
     assert labels == [("a", 1), ("b", 2)] and index == 1   # not numbers: order kept
     assert np.all(np.diff([float(s) for s in steps]) > 0)
+
+
+def test_rows_are_spaced_with_the_final_margins():
+    # the margins grow after new_figure (a legend on top, a note below): the gap is made good when shown
+    fig = plotting.new_figure("t", "mse", rows=2, cols=3, height=600, subplot_titles=[f"p{i}" for i in range(6)])
+    plotting.add_note(fig, "a note")
+    fig.update_layout(margin=dict(t=90))
+    panel_px = (fig.layout.yaxis.domain[1] - fig.layout.yaxis.domain[0]) * (600 - 90 - fig.layout.margin.b)
+    figstyle.finish(fig)
+    plot_px = fig.layout.height - 90 - fig.layout.margin.b
+    gap_px = (fig.layout.yaxis.domain[0] - fig.layout.yaxis4.domain[1]) * plot_px
+    assert gap_px == pytest.approx(figstyle.panel_gap(x_titles=True, panel_titles=True), abs=1)
+    assert (fig.layout.yaxis.domain[1] - fig.layout.yaxis.domain[0]) * plot_px == pytest.approx(panel_px, abs=1)
+    titles = {a.text: a.y for a in fig.layout.annotations if a.text.startswith("p")}
+    assert titles["p3"] == pytest.approx(fig.layout.yaxis4.domain[1]) and titles["p0"] == pytest.approx(1.0)

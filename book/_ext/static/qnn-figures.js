@@ -17,7 +17,7 @@
   if (!window.Plotly || window.Plotly.__qnnWrapped) { return; }
   var NARROW = 700;                   // px: a figure narrower than this is laid out for a phone
   var MIN_PANEL = {wide: 175, narrow: 150};
-  var GAP = 72, VGAP = 86;            // px between panels (room for tick labels and axis titles)
+  var GAP = 72, VGAP = 96;            // px between panels (tick labels, axis title, next panel title)
   var CHAR = 7.4, BUTTON_PAD = 26;    // estimated px per character of a 13 px label, and per button
   var MODEBAR = 130;                  // px kept free at the top right for plotly's toolbar
   var DEFAULT_MARGIN = {l: 80, r: 80, t: 100, b: 80};
