@@ -8,8 +8,8 @@
   digits, never a single label.
 * **Panel spacing** (:func:`panel_gap`): the vertical gap of a grid of panels, in pixels, leaves room for the tick
   labels and axis title of the panel above *and* the title of the panel below.
-* **Legends** (:func:`legend_per_panel`): one legend per panel, in its top-right corner, so that each legend encodes
-  the one variable its panel varies.
+* **Legends** (:func:`legend_per_panel`): one legend per panel, below it, so that each legend encodes the one
+  variable its panel varies.
 * **Sliders** (:func:`increasing_steps`): a slider over numbers runs in increasing order.
 
 :func:`finish` applies the automatic parts (log axes); :func:`qnn.plotting.show` calls it.
@@ -170,31 +170,46 @@ def panel_gap(*, x_titles: bool, panel_titles: bool) -> int:
     return TICK_LABELS_PX + (AXIS_TITLE_PX if x_titles else 0) + (PANEL_TITLE_PX if panel_titles else 0) + 10
 
 
+#: Pixels from the bottom of the plotting area to a legend below a panel (below the x title, or below the note).
+LEGEND_BELOW_PX, LEGEND_BELOW_NOTE_PX, LEGEND_ENTRY_PX = 56, 84, 19
+
+
 def legend_per_panel(fig: go.Figure, *, font_size: int = 11) -> go.Figure:
-    """One legend per panel, in the panel's top-right corner (in place; returns ``fig``).
+    """One legend per panel, below the panel (in place; returns ``fig``).
 
     Each trace goes to the legend of its panel (``legend`` for the first panel with entries, ``legend2``, ... for
-    the next ones), so that the colours of one panel's legend stand for the one parameter that panel varies.
-    The site's layout script (book/_ext/static/qnn-figures.js) moves each legend with its panel when the panels
-    reflow on a narrow screen.
+    the next ones), so that the colours of one panel's legend stand for the one parameter that panel varies. The
+    legends sit below the panels' x titles (and below a note), left-aligned with their panel; the figure grows by
+    the tallest legend, the panels keep their height. On a narrow screen the site's layout script
+    (book/_ext/static/qnn-figures.js) stacks the panels and puts each legend in its panel's top-right corner
+    (and gives the bottom margin back: ``layout.meta["qnn_bottom_without_legends"]``).
     """
-    panels: list[str] = []
+    panels: dict[str, int] = {}
     for trace in fig.data:
         key = trace.xaxis or "x"
-        if key not in panels:
-            panels.append(key)
+        panels.setdefault(key, 0)
+        if trace.showlegend is not False and trace.name:
+            panels[key] += 1
+    layout = fig.layout
+    top = layout.margin.t if layout.margin.t is not None else 100
+    bottom = layout.margin.b if layout.margin.b is not None else 80
+    height = layout.height or 450
+    noted = any(getattr(a, "name", None) in ("note", "error-bar-note") for a in layout.annotations or [])
+    offset = LEGEND_BELOW_NOTE_PX if noted else LEGEND_BELOW_PX
+    room = offset + LEGEND_ENTRY_PX * max(panels.values(), default=0) + 12 - bottom
+    plot_px = height - top - bottom
     for index, key in enumerate(panels):
         name = "legend" if index == 0 else f"legend{index + 1}"
-        x_axis = fig.layout["xaxis" + key[1:]]
-        y_axis = fig.layout["yaxis" + (x_axis.anchor or "y")[1:]]
-        x_domain = x_axis.domain if x_axis.domain is not None else (0.0, 1.0)
-        y_domain = y_axis.domain if y_axis.domain is not None else (0.0, 1.0)
-        fig.layout[name] = dict(x=float(x_domain[1]), y=float(y_domain[1]), xanchor="right", yanchor="top",
-                                xref="paper", yref="paper", orientation="v", bgcolor="rgba(255,255,255,0.8)",
-                                bordercolor="#ccc", borderwidth=1, font=dict(size=font_size), tracegroupgap=0)
+        x_domain = layout["xaxis" + key[1:]].domain
+        layout[name] = dict(x=float(x_domain[0]) if x_domain is not None else 0.0, y=-offset / plot_px,
+                            xanchor="left", yanchor="top", xref="paper", yref="paper", orientation="v",
+                            bgcolor="rgba(255,255,255,0)", font=dict(size=font_size), tracegroupgap=0)
         for trace in fig.data:
             if (trace.xaxis or "x") == key:
                 trace.legend = None if index == 0 else name
+    if room > 0:
+        fig.update_layout(margin=dict(b=bottom + room), height=height + room)
+    fig.update_layout(meta={**(layout.meta or {}), "qnn_bottom_without_legends": bottom})
     return fig
 
 

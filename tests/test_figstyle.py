@@ -85,8 +85,14 @@ def test_legend_per_panel_gives_each_panel_its_own_legend():
     legends = {trace.name: trace.legend or "legend" for trace in fig.data}
     assert {legends[f"Δ = {i}"] for i in range(3)} == {"legend"}
     assert {legends[f"λ = {i}"] for i in range(3)} == {"legend2"}
-    assert fig.layout.legend2.x == pytest.approx(fig.layout.xaxis2.domain[1])
-    assert fig.layout.legend.x == pytest.approx(fig.layout.xaxis.domain[1])
+    assert fig.layout.legend2.x == pytest.approx(fig.layout.xaxis2.domain[0])  # below its own panel
+    assert fig.layout.legend.x == pytest.approx(fig.layout.xaxis.domain[0])
+    assert fig.layout.legend.y < 0 and fig.layout.legend.yanchor == "top"
+    plot_px = fig.layout.height - fig.layout.margin.t - fig.layout.margin.b
+    assert plot_px == 420 - 30 - 60                                   # the panels keep their height
+    below_px = fig.layout.margin.b + fig.layout.legend.y * plot_px     # room left under the legend's top
+    assert below_px >= 3 * figstyle.LEGEND_ENTRY_PX
+    assert fig.layout.meta["qnn_bottom_without_legends"] == 60
 
 
 def test_a_slider_over_numbers_runs_in_increasing_order():
