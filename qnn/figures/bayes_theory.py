@@ -64,7 +64,11 @@ def bayes_spectrum(task: dict) -> dict:
     ks = point.setting.kappa_star
     law = denoised_spectrum(ks, point.xi, np.zeros(0))
     theta = np.linspace(0.0, np.pi, 80)[1:-1]
-    inner = [lo + (hi - lo) * (1.0 - np.cos(theta)) / 2.0 for lo, hi in law.intervals]
+    # The image edges f(lo), f(hi) are known to ~1e-8 only (the Hilbert transform at a square-root edge of the
+    # support has sqrt(eps) conditioning), which moved the grid points next to an edge by ~1e-8 between CPUs and
+    # the density there (slope ~2000) by ~2e-5. The grid is anchored on the edges rounded to 6 digits instead.
+    edges = [(float(f"{lo:.6g}"), float(f"{hi:.6g}")) for lo, hi in law.intervals]
+    inner = [lo + (hi - lo) * (1.0 - np.cos(theta)) / 2.0 for lo, hi in edges]
     s = np.unique(np.concatenate([np.linspace(0.0, task["s_max"], 200), *inner]))
     law = denoised_spectrum(ks, point.xi, s)
     return {"s": _round(s), "density": _round(law.density), "atom": float(law.atom),
@@ -90,7 +94,7 @@ register("theory_bayes", version="1",
          grid={"kappa_star": [0.2, 0.3, 0.5], "noise": [0.0, 0.1, 0.25, 0.5, 1.0]}, fixed={},
          description="theory: Bayes-optimal MMSE vs alpha (addition to Figs. 2, 4, 6, 7, 19)",
          checks=_CURVE_CHECKS, check_budget_s=60.0)(bayes_curve)
-register("theory_bayes_spectrum", version="2",
+register("theory_bayes_spectrum", version="3",
          grid={"kappa_star": [0.5, 0.3], "alpha": SPECTRUM_ALPHAS}, fixed={"noise": 0.0, "s_max": 8.0},
          description="theory: spectral law of the Bayes-optimal estimator (addition to Figs. 2 and 4 right)",
          checks=_SPECTRUM_CHECKS, check_budget_s=30.0)(bayes_spectrum)

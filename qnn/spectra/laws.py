@@ -341,13 +341,17 @@ def _split_points(kappa_star: float, xi: float, intervals: tuple[tuple[float, fl
     discriminant quartic close to the real axis; their real part is a near-cusp of the density that limits the
     convergence of a Chebyshev series over the whole interval. Starting with a split there (where the cosine map
     clusters nodes) resolves it with few pieces.
+
+    Exactly at a merger the pair can come out real (a double root, or two real roots a round-off apart that the
+    support test does not separate): a real root strictly inside an interval is the same near-cusp and is cut too
+    (else the quadrature runs over the cusp and its error jumps to ~1e-3, depending on the last bit of ``xi``).
     """
     roots = _quartic_roots(kappa_star, xi)
     out: list[list[float]] = []
     for lo, hi in intervals:
         width = hi - lo
         pts = sorted(float(r.real) for r in roots
-                     if 0 < abs(r.imag) < 0.25 * width and lo + 1e-3 * width < r.real < hi - 1e-3 * width)
+                     if abs(r.imag) < 0.25 * width and lo + 1e-3 * width < r.real < hi - 1e-3 * width)
         out.append(sorted(set(pts)))
     return out
 
