@@ -3,6 +3,8 @@
 Companion package of the qnn-book (arXiv:2601.10483). Conventions: :mod:`qnn.conventions` (Theory:
 book/theory/conventions.md).
 """
+
+from .conventions import lazy_submodules
 from .conventions import Setting, __version__
 from .longtime.fixed_point import (EstimatorDensity, FixedPoint, FixedPointCurve, estimator_density, fixed_point,
                                    fixed_point_curve, xi_branch)
@@ -19,3 +21,6 @@ __all__ += ["fixed_point", "fixed_point_curve", "xi_branch", "estimator_density"
             "EstimatorDensity"]
 __all__ += ["oja_flow", "oja_power_law", "OjaResult", "estimate_threshold", "ThresholdEstimate"]
 __all__ += ["bayes_optimal", "bayes_optimal_curve", "bayes_optimal_branch", "BayesOptimal", "BayesOptimalCurve"]
+
+# qnn.<subpackage>.<module> resolves after a plain `import qnn` (submodules are imported on first use)
+__getattr__ = lazy_submodules(__name__)

@@ -33,15 +33,18 @@ This module holds only :class:`Setting`, the validation helpers every other modu
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import math
 import numbers
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
+from collections.abc import Callable
 
 import numpy as np
 
 __all__ = ["Setting", "__version__", "Features", "FEATURES", "check_positive", "check_nonnegative", "check_features",
-           "check_dimension", "check_int", "check_jobs", "MAX_SAMPLES"]
+           "check_dimension", "check_int", "check_jobs", "MAX_SAMPLES", "lazy_submodules"]
 
 #: Largest sample count ``n = floor(alpha d^2)`` that :meth:`Setting.dims` accepts (exact in float64; far beyond
 #: any memory: the data size checks of :mod:`qnn.simulation.data` stop much earlier).
@@ -193,3 +196,23 @@ class Setting:
     def teacher_second_moment(self) -> float:
         """``lim tr(S*^2)/d = 1 + 1/kappa*``: the MSE of the zero estimator ``S = 0``."""
         return 1.0 + 1.0 / self.kappa_star
+
+
+def lazy_submodules(package: str) -> Callable[[str], Any]:
+    """A module ``__getattr__`` for ``package`` that imports its submodules on first use.
+
+    With it, every dotted name the book prints resolves after a plain ``import qnn``: ``qnn.figdata.load``,
+    ``qnn.simulation.oracle``, ``qnn.mean_field.validation.energy_balance`` (the way ``scipy.linalg`` resolves
+    after ``import scipy``). A name that is no submodule raises ``AttributeError`` as usual.
+    """
+    def __getattr__(name: str) -> Any:
+        if not name.startswith("__"):
+            try:
+                found = importlib.util.find_spec(f"{package}.{name}") is not None
+            except (ImportError, ValueError):
+                found = False
+            if found:
+                return importlib.import_module(f"{package}.{name}")
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return __getattr__

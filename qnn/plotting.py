@@ -48,21 +48,15 @@ from plotly.io._base_renderers import NotebookRenderer
 from plotly.subplots import make_subplots
 
 from qnn.embedding import embed_figure, site_html
+from qnn.figstyle import PLOTLY_CONFIG, figure_config, finish, increasing_steps, legend_per_panel, panel_gap
 
-__all__ = ["PALETTE", "SYMBOLS", "ERROR_BAR_NOTE", "MEAN_ONLY_NOTE", "PLOTLY_CONFIG", "label", "color", "new_figure",
-           "theory_trace", "add_theory", "simulation_trace", "add_simulation", "add_note", "panel_names",
-           "slider_figure", "caption", "figure_csv", "csv_download_link", "show"]
+__all__ = ["PALETTE", "SYMBOLS", "ERROR_BAR_NOTE", "MEAN_ONLY_NOTE", "PLOTLY_CONFIG", "figure_config",
+           "legend_per_panel", "label", "color", "new_figure", "theory_trace", "add_theory", "simulation_trace",
+           "add_simulation", "add_note", "panel_names", "slider_figure", "caption", "figure_csv",
+           "csv_download_link", "show"]
 
 _TEMPLATES_WRITTEN: set[str] = set()  # shared templates already written into this page (kernel)
 _CDN_MATHJAX = re.compile(r'<script src="https://cdnjs\.cloudflare\.com/ajax/libs/mathjax/[^"]*"></script>')
-
-
-#: plotly's toolbar reduced to download / zoom / pan / reset, so that it stays clear of the figure's buttons.
-PLOTLY_CONFIG: dict[str, Any] = {
-    "displaylogo": False, "responsive": True,
-    "modeBarButtonsToRemove": ["zoomIn2d", "zoomOut2d", "autoScale2d", "lasso2d", "select2d",
-                               "toggleSpikelines", "hoverClosestCartesian", "hoverCompareCartesian"],
-}
 
 
 class _OfflineNotebookRenderer(NotebookRenderer):
@@ -166,8 +160,11 @@ def new_figure(x: str | Sequence[str] | None = None, y: str | Sequence[str] | No
     if rows < 1 or cols < 1:
         raise ValueError(f"rows and cols must be integers >= 1, got rows={rows!r}, cols={cols!r}")
     if rows * cols > 1:
+        # rows of panels apart by the pixels their tick labels, x titles and panel titles need (qnn.figstyle)
+        plot_height = (height or 420 * rows) - (60 if title else 30) - 60
+        gap = panel_gap(x_titles=any(_per_panel("x", x, rows * cols)), panel_titles=any(subplot_titles or ()))
         fig = make_subplots(rows=rows, cols=cols, subplot_titles=subplot_titles, horizontal_spacing=0.16,
-                            vertical_spacing=0.12)
+                            vertical_spacing=min(0.4, gap / max(plot_height, 1)))
     else:
         fig = go.Figure()
     fig.update_layout(template="plotly_white", height=height or 420 * rows, width=width,
@@ -387,6 +384,8 @@ def slider_figure(groups: Mapping[str, Sequence[go.Scatter]] | Sequence[tuple[st
         raise ValueError(f"control must be 'slider' or 'buttons', got {control!r}")
     if isinstance(active, bool) or not isinstance(active, int) or not 0 <= active < len(items):
         raise ValueError(f"active must be an integer in [0, {len(items) - 1}], got {active!r}")
+    if control == "slider":  # a slider over numbers runs in increasing order (the active step stays the same)
+        items, active = increasing_steps(items, active)
     fig = base if base is not None else new_figure()
     for trace in static:
         fig.add_trace(trace)
@@ -579,7 +578,8 @@ def show(fig: go.Figure, *, caption_text: str | None = None, csv_name: str | Non
 
     from . import captions
 
-    fig.show()
+    finish(fig)  # the figure layer: decade labels on log axes (qnn.figstyle)
+    fig.show(config=figure_config(csv_name or None))
     pieces = [captions.caption_html(caption_text), captions.details_html(details, fig)]
     if csv_name:
         pieces.append(f"<p>{csv_download_link(fig, csv_name)}</p>")

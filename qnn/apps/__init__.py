@@ -28,6 +28,8 @@ import importlib
 import pkgutil
 from types import ModuleType
 
+from qnn.conventions import lazy_submodules
+
 from .base import App, Debouncer
 from .double_descent import (DoubleDescentApp, DoubleDescentCurves, SimulationPoints, double_descent_curves,
                              double_descent_figure, simulation_points, threshold_legend_html)
@@ -54,3 +56,6 @@ def app_modules() -> list[ModuleType]:
     modules = [importlib.import_module(f"{__name__}.{info.name}") for info in pkgutil.iter_modules(__path__)]
     return sorted((m for m in modules if hasattr(m, "NAME") and hasattr(m, "DESCRIPTION")),
                   key=lambda m: m.NAME)
+
+# qnn.<subpackage>.<module> resolves after a plain `import qnn` (submodules are imported on first use)
+__getattr__ = lazy_submodules(__name__)

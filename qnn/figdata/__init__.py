@@ -46,6 +46,8 @@ Reading in a page::
 """
 from __future__ import annotations
 
+from qnn.conventions import lazy_submodules
+
 from .checks import SUITE_BUDGET_S, Verification, check_seed, compare_results, sample_indices, verify
 from .runner import compute_task, dask_client, generate
 from .specs import (DEFAULT_SAMPLE, Check, FigureSpec, close, exact, ignore, register, registry, spec, spectrum,
@@ -58,3 +60,6 @@ __all__ = ["FigureSpec", "FigureData", "CacheError", "Check", "close", "spectrum
            "Verification", "compare_results", "sample_indices", "check_seed", "checksum", "validate_result",
            "default_data_dir", "default_partial_dir", "regeneration_command", "dask_client", "FORMAT_VERSION",
            "DEFAULT_SAMPLE", "SUITE_BUDGET_S"]
+
+# qnn.<subpackage>.<module> resolves after a plain `import qnn` (submodules are imported on first use)
+__getattr__ = lazy_submodules(__name__)

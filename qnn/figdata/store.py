@@ -206,7 +206,17 @@ def validate_result(figure: FigureSpec, index: int, result: Any) -> list[str]:
     return problems
 
 
+def _note_read(path: Path) -> None:
+    """Append ``path`` to the file named by ``QNN_DATA_READS``, if set: the book's build sets it for the kernel of
+    each page, to learn which caches the page reads (book/_ext/qnn_data.py re-executes it when they change)."""
+    record = os.environ.get("QNN_DATA_READS")
+    if record:
+        with open(record, "a", encoding="utf-8") as handle:
+            handle.write(f"{path.resolve()}\n")
+
+
 def _read(path: Path, name: str, command: str) -> dict[str, Any]:
+    _note_read(path)
     if not path.exists():
         raise CacheError(f"no cached data for figure {name!r} at {path}; generate it with:  {command}")
     try:

@@ -11,3 +11,8 @@ Bottom to top:
 
 Layer: imports :mod:`qnn.conventions` and :mod:`qnn.spectra`.
 """
+
+from qnn.conventions import lazy_submodules
+
+# qnn.<subpackage>.<module> resolves after a plain `import qnn` (submodules are imported on first use)
+__getattr__ = lazy_submodules(__name__)

@@ -51,6 +51,8 @@ Layout: :mod:`.numerics` (grid, quadrature, sample side), :mod:`.process` (the e
 """
 from __future__ import annotations
 
+from qnn.conventions import lazy_submodules
+
 from ..simulation.data import goe
 from .numerics import (SampleSide, causal_sqrt, default_n_times, interpolate_response, sample_side, time_grid,
                        trapezoid_weights)
@@ -66,3 +68,6 @@ __all__ = ["DMFTResult", "DMFTOptions", "SampleSide", "dmft", "default_n_times",
 _FORMAT_VERSION = FORMAT_VERSION
 _unused = (goe, interpolate_response, RunControl, _CausalMemory, _child, _draws, _effective_run, _tangent_runs,
            sweep_change)
+
+# qnn.<subpackage>.<module> resolves after a plain `import qnn` (submodules are imported on first use)
+__getattr__ = lazy_submodules(__name__)

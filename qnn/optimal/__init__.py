@@ -5,3 +5,8 @@
 
 Layer: imports :mod:`qnn.conventions`, :mod:`qnn.spectra` and :mod:`qnn.longtime` (the threshold ``alpha_BO``).
 """
+
+from qnn.conventions import lazy_submodules
+
+# qnn.<subpackage>.<module> resolves after a plain `import qnn` (submodules are imported on first use)
+__getattr__ = lazy_submodules(__name__)

@@ -12,3 +12,8 @@ Bottom to top:
 
 Layer: imports only :mod:`qnn.conventions` (no theory: simulations are the independent check of the theory).
 """
+
+from qnn.conventions import lazy_submodules
+
+# qnn.<subpackage>.<module> resolves after a plain `import qnn` (submodules are imported on first use)
+__getattr__ = lazy_submodules(__name__)

@@ -8,3 +8,8 @@
 
 Layer: imports only :mod:`qnn.conventions`.
 """
+
+from qnn.conventions import lazy_submodules
+
+# qnn.<subpackage>.<module> resolves after a plain `import qnn` (submodules are imported on first use)
+__getattr__ = lazy_submodules(__name__)

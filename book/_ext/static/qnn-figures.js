@@ -14,7 +14,8 @@
  *       . things placed outside the plotting area in "paper" units (notes, legends, buttons) keep their distance
  *         in pixels from the plotting area when the figure changes height;
  *       . a row of buttons wider than the figure becomes a drop-down menu;
- *       . on narrow screens a vertical legend moves below the figure as a horizontal one.
+ *       . on narrow screens a vertical legend moves below the figure as a horizontal one;
+ *       . a figure with one legend per panel (qnn.plotting.style.legend_per_panel) keeps each legend by its panel.
  * On a window resize the layout is recomputed from the figure's original layout (the traces, and the active
  * button or slider step, are kept).
  */
@@ -23,8 +24,9 @@
   if (!window.Plotly || window.Plotly.__qnnWrapped) { return; }
   var NARROW = 700;                   // px: a figure narrower than this is laid out for a phone
   var MIN_PANEL = {wide: 175, narrow: 150};
-  var GAP = 72, VGAP = 86;            // px between panels (room for tick labels and axis titles)
+  var GAP = 72, VGAP = 96;            // px between panels (tick labels, axis title, next panel title)
   var CHAR = 7.4, BUTTON_PAD = 26;    // estimated px per character of a 13 px label, and per button
+  var NOTE_CHAR = 6.2;                // estimated px per character of an 11 px note
   var MODEBAR = 130;                  // px kept free at the top right for plotly's toolbar
   var DEFAULT_MARGIN = {l: 80, r: 80, t: 100, b: 80};
 
@@ -92,6 +94,9 @@
     var plotH = plotH0;
     var grid = panelGrid(out);
     var titleMoves = [];
+    var cornerMoves = [];               // new top-right corners of the panels (a legend per panel moves there)
+    var legendsInside = false;
+    var panelLegends = Object.keys(out).filter(function (key) { return /^legend\d+$/.test(key); }).length > 0;
 
     if (grid && grid.cols > 1) {
       var minPanel = narrow ? MIN_PANEL.narrow : MIN_PANEL.wide;
@@ -106,12 +111,19 @@
         panelH = Math.max(panelH, narrow ? 200 : 180);
         if (narrow) { panelH = Math.min(panelH, Math.max(200, 0.85 * panelW)); }
         plotH = rows * panelH + (rows - 1) * VGAP;
+        if (panelLegends && out.meta && typeof out.meta.qnn_bottom_without_legends === "number") {
+          /* legends below the panels move into the stacked panels' corners: their room below is given back */
+          m.b = out.meta.qnn_bottom_without_legends;
+          out.margin = Object.assign(out.margin || {}, {b: m.b});
+          legendsInside = true;
+        }
         grid.panels.forEach(function (p) {
           var col = p.col % cols;
           var row = Math.floor(p.col / cols) * grid.rows + p.row;
           var x0 = col * (panelW + GAP) / plotW, y1 = 1 - row * (panelH + VGAP) / plotH;
           var xd = [x0, Math.min(1, x0 + panelW / plotW)], yd = [Math.max(0, y1 - panelH / plotH), y1];
           titleMoves.push({from: [round((p.xd[0] + p.xd[1]) / 2), round(p.yd[1])], to: [(xd[0] + xd[1]) / 2, yd[1]]});
+          cornerMoves.push({left: round(p.xd[0]), to: [xd[1], yd[1]]});
           out[p.x].domain = xd;
           out[p.y].domain = yd;
         });
@@ -127,7 +139,20 @@
       return y;
     }
     var names = legendEntries(data);
-    if (out.showlegend !== false && (!out.legend || out.legend.orientation !== "h") && names.length > 1) {
+    if (panelLegends) {
+      /* one legend per panel (qnn.figstyle.legend_per_panel), below its panel; when the panels are stacked, in the
+         panel's top-right corner instead (a column of legends between stacked panels would not fit a phone) */
+      Object.keys(out).filter(function (key) { return /^legend\d*$/.test(key); }).forEach(function (key) {
+        var legend = out[key];
+        var moved = cornerMoves.filter(function (c) { return Math.abs(c.left - legend.x) < 2e-3; });
+        if (legendsInside && moved.length) {
+          Object.assign(legend, {x: moved[0].to[0], y: moved[0].to[1], xanchor: "right", yanchor: "top",
+                                 bgcolor: "rgba(255,255,255,0.85)", bordercolor: "#ccc", borderwidth: 1});
+        } else if (typeof legend.y === "number") {
+          legend.y = keepPixels(legend.y);
+        }
+      });
+    } else if (out.showlegend !== false && (!out.legend || out.legend.orientation !== "h") && names.length > 1) {
       /* a vertical legend that would squeeze a phone-sized figure or not fit beside the plot goes below it */
       if (narrow || 19 * names.length + 12 > plotH) {
         var legendH = 22 * legendRows(names, plotW + m.l + m.r - 10) + 8;
@@ -141,6 +166,12 @@
     }
     (out.annotations || []).forEach(function (a) {
       if ((a.xref || "paper") !== "paper" || (a.yref || "paper") !== "paper") { return; }
+      /* a note below the figure (qnn.plotting.add_note) wider than a phone's figure breaks into two lines */
+      var text = String(a.text || "");
+      if (/note$/.test(a.name || "") && text.indexOf("<br>") < 0 && NOTE_CHAR * text.length > width - 16) {
+        var cut = text.lastIndexOf(" ", Math.floor(text.length / 2) + 6);
+        if (cut > 0) { a.text = text.slice(0, cut) + "<br>" + text.slice(cut + 1); }
+      }
       var moved = titleMoves.filter(function (t) {
         return Math.abs(t.from[0] - a.x) < 2e-3 && Math.abs(t.from[1] - a.y) < 2e-3;
       });
