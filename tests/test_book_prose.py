@@ -6,7 +6,7 @@ collapsed "How this figure was made" blocks (``details.qnn-details``, where meth
 
 * words of development history (:data:`HISTORY`: issue numbers, to-do notes, "we did not", targets, machine load,
   sessions, earlier drafts, ...);
-* a NaN or inf shown to the reader (a missing value is a dash with a footnote, see :mod:`qnn.tables`);
+* a NaN or inf shown to the reader (a missing value is a dash with a footnote, see :mod:`qnn.plotting.tables`);
 * a figure caption (``p.qnn-caption``) of more than :data:`MAX_CAPTION_WORDS` words.
 
 The scan of the built site needs a built book and runs with the browser tests (marker ``browser``; CI builds the
@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from qnn import captions
+from qnn.plotting import captions
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_CAPTION_WORDS = 90

@@ -1,4 +1,5 @@
-"""Captions, the "How this figure was made" block (qnn.captions) and the book's one table helper (qnn.tables)."""
+"""Captions, the "How this figure was made" block (qnn.plotting.captions) and the book's one table helper
+(qnn.plotting.tables)."""
 from __future__ import annotations
 
 import math
@@ -8,7 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from qnn import captions, plotting, tables
+from qnn import plotting
+
+from qnn.plotting import captions, tables
 
 
 # ------------------------------------------------------------------------------------------------ captions

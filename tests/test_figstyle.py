@@ -1,4 +1,5 @@
-"""The figure layer (qnn.figstyle, applied by qnn.plotting): toolbar, log-axis ticks, panel gaps, legends, sliders.
+"""The figure layer (qnn.plotting.style, applied by qnn.plotting): toolbar, log-axis ticks, panel gaps, legends,
+sliders.
 
 The drawn result (no overlapping text, no share button, at 1400 and 400 px) is checked in the browser by
 tests/test_browser_figures.py; these tests check the layout each figure is given.
@@ -11,7 +12,9 @@ import numpy as np
 import plotly.io as pio
 import pytest
 
-from qnn import figstyle, plotting
+from qnn import plotting
+
+from qnn.plotting import style as figstyle
 
 
 def test_toolbar_has_no_upload_button_and_png_is_named_and_scaled():

@@ -103,10 +103,7 @@ LAYERS: dict[str, int] = {
     "qnn.spectra": 1, "qnn.simulation": 1,          # spectral laws | finite-d simulation (independent of theory)
     "qnn.longtime": 2, "qnn.mean_field": 2,         # long-time fixed point, thresholds | the DMFT and its check
     "qnn.optimal": 3,                               # Bayes-optimal error (uses the threshold alpha_BO)
-    "qnn.embedding": 3,                             # a figure's HTML embedding (imports nothing from qnn; below
-                                                    # plotting, which uses it)
-    "qnn.captions": 3, "qnn.tables": 3,             # reader text: captions, details blocks, HTML tables (no physics)
-    "qnn.plotting": 4, "qnn.figdata": 4,            # the book layer: figure style, figure-data cache
+    "qnn.plotting": 4, "qnn.figdata": 4,            # the book layer: figure style, captions, tables | figure data
     "qnn.figures": 5,                               # what each figure computes and draws
     "qnn.apps": 6,                                  # Voila apps and their launcher
     "qnn.__main__": 7,                              # the command line

@@ -1,5 +1,5 @@
 """How the book's site embeds its figures: the plotly.js bundle sized to the book (book/_ext/qnn_site.py, the
-vendored plotly.js-cartesian-dist-min), the trimmed figure JSON (qnn.embedding) and the build's checks.
+vendored plotly.js-cartesian-dist-min), the trimmed figure JSON (qnn.plotting.embedding) and the build's checks.
 
 The browser side (figures drawn as they come into view, timings) is tests/test_browser_book.py.
 """
@@ -19,7 +19,9 @@ import plotly.io as pio
 import pytest
 from plotly.offline import get_plotlyjs_version
 
-from qnn import embedding, plotting
+from qnn import plotting
+
+from qnn.plotting import embedding
 
 ROOT = Path(__file__).resolve().parents[1]
 EXT = ROOT / "book" / "_ext"
@@ -127,7 +129,7 @@ def test_site_html_unescapes_only_the_slash():
 def test_the_book_renderer_writes_the_shared_template_once(monkeypatch):
     renderer = pio.renderers["notebook"]
     monkeypatch.setenv("QNN_PLOTLYJS", "external")
-    monkeypatch.setattr(plotting, "_TEMPLATES_WRITTEN", set())
+    monkeypatch.setattr(plotting.core, "_TEMPLATES_WRITTEN", set())
     pages = [renderer.to_mimebundle(_figure().to_dict())["text/html"] for _ in range(3)]
     assert [page.count("window.qnnTemplates = window.qnnTemplates") for page in pages] == [1, 0, 0]
     assert all('"template":{"qnnShared":"' in page for page in pages)
@@ -167,7 +169,7 @@ def _notebook_with(fig: go.Figure, path: Path) -> None:
 def test_a_figure_outside_the_bundle_fails_the_book_build(tmp_path, monkeypatch, trace, fails):
     """The real build path (Sphinx + myst-nb + qnn_site, outputs already computed): a 3-D scatter stops it."""
     monkeypatch.setenv("QNN_PLOTLYJS", "external")
-    monkeypatch.setattr(plotting, "_TEMPLATES_WRITTEN", set())
+    monkeypatch.setattr(plotting.core, "_TEMPLATES_WRITTEN", set())
     source = tmp_path / "src"
     source.mkdir()
     _notebook_with(_figure(trace), source / "index.ipynb")

@@ -8,8 +8,9 @@
   browser would otherwise show an empty figure). The copy of plotly.js that plotly's ``notebook`` renderer
   inlines into a page's first figure output is removed from the page. The extension also sets
   ``QNN_PLOTLYJS=external`` in the environment of the notebook kernels it starts, so :mod:`qnn.plotting` does not
-  inline it in the first place and trims each figure (:mod:`qnn.embedding`: one shared template per page, numbers
-  at the precision the data carry); a figure that refers to a shared template its page does not define also stops
+  inline it in the first place and trims each figure (:mod:`qnn.plotting.embedding`: one shared template per
+  page, numbers at the precision the data carry); a figure that refers to a shared template its page does not define
+  also stops
   the build.
 * **CSV files instead of inline CSV.** The "download the numbers" link under each figure carries its CSV as a
   ``data:`` URL (so that it also works in a notebook); in the site each CSV becomes a file next to its page
@@ -42,7 +43,7 @@ from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.errors import ExtensionError
 
-from qnn.embedding import round_numbers
+from qnn.plotting.embedding import round_numbers
 
 STATIC = Path(__file__).parent / "static"
 #: A ``<script>`` element whose body is plotly.js itself (plotly's bundle starts with its version banner).
@@ -138,7 +139,7 @@ def strip_inline_plotlyjs(text: str) -> str:
 
 
 def round_csv(text: str, columns: tuple[str, ...] = ("x", "y", "y_err")) -> str:
-    """The CSV ``text`` with the numbers of ``columns`` rounded to :data:`qnn.embedding.SIGNIFICANT_DIGITS`
+    """The CSV ``text`` with the numbers of ``columns`` rounded to :data:`qnn.plotting.embedding.SIGNIFICANT_DIGITS`
     significant digits (the precision the book's data carry); other columns and non-numbers are kept as they are."""
     rows = list(csv.reader(io.StringIO(text)))
     if not rows:

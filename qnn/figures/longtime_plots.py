@@ -213,7 +213,7 @@ def simulation_details(sim: FigureData | Sequence[FigureData], family: str | Non
     (:func:`qnn.figures.longtime.solver_note`), how many runs met it, the check against gradient flow for the solver
     ``family`` (``"auto"``/``"lbfgs"``, or ``None`` for no check), and the differences from paper figure ``figure``
     (plus ``differences``)."""
-    from .. import captions
+    from ..plotting import captions
     from .longtime import flow_check_note, method_deviation, solver_note
 
     sims = [sim] if isinstance(sim, FigureData) else list(sim)

@@ -3,7 +3,7 @@
  *
  * The figures are announced by plotly's own `Plotly.newPlot` calls in the page. This file wraps `Plotly.newPlot` so
  * that
- *   - a figure's shared template (written once per page by qnn.embedding) is put back into its layout, and its
+ *   - a figure's shared template (written once per page by qnn.plotting.embedding) is put back into its layout, and its
  *     arrays written once for several traces into each of them;
  *   - its container gets the figure's final height at once, and the figure is drawn only when it comes within one
  *     screen of the viewport (IntersectionObserver), or when the page is printed (all figures then); a page opened
@@ -140,7 +140,7 @@
     }
     var names = legendEntries(data);
     if (panelLegends) {
-      /* one legend per panel (qnn.figstyle.legend_per_panel), below its panel; when the panels are stacked, in the
+      /* one legend per panel (qnn.plotting.style.legend_per_panel), below its panel; when the panels are stacked, in the
          panel's top-right corner instead (a column of legends between stacked panels would not fit a phone) */
       Object.keys(out).filter(function (key) { return /^legend\d*$/.test(key); }).forEach(function (key) {
         var legend = out[key];
@@ -216,7 +216,7 @@
     return width || 700;
   }
 
-  /* A figure's shared template (qnn.embedding writes it once per page as window.qnnTemplates[KEY]; the figure
+  /* A figure's shared template (qnn.plotting.embedding writes it once per page as window.qnnTemplates[KEY]; the figure
      carries {qnnShared: KEY}) is put back in place before plotly sees the layout. */
   function withTemplate(layout) {
     var ref = layout && layout.template;
@@ -231,7 +231,7 @@
     return out;
   }
 
-  /* An array that qnn.embedding wrote once for several traces ({qnnSame: [trace, key]}) is put back in each. */
+  /* An array that qnn.plotting.embedding wrote once for several traces ({qnnSame: [trace, key]}) is put back in each. */
   function withSharedArrays(data) {
     if (!Array.isArray(data)) { return data; }
     return data.map(function (trace) {

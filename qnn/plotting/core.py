@@ -1,4 +1,4 @@
-"""The one shared figure style of the qnn-book (pages and apps).
+"""The figure helpers of the qnn-book (pages and apps): :mod:`qnn.plotting` re-exports them.
 
 Conventions (those of the paper's figures):
 
@@ -47,8 +47,8 @@ import plotly.io as pio
 from plotly.io._base_renderers import NotebookRenderer
 from plotly.subplots import make_subplots
 
-from qnn.embedding import embed_figure, site_html
-from qnn.figstyle import PLOTLY_CONFIG, figure_config, finish, increasing_steps, legend_per_panel, panel_gap
+from .embedding import embed_figure, site_html
+from .style import PLOTLY_CONFIG, figure_config, finish, increasing_steps, legend_per_panel, panel_gap
 
 __all__ = ["PALETTE", "SYMBOLS", "ERROR_BAR_NOTE", "MEAN_ONLY_NOTE", "PLOTLY_CONFIG", "figure_config",
            "legend_per_panel", "label", "color", "new_figure", "theory_trace", "add_theory", "simulation_trace",
@@ -68,7 +68,8 @@ class _OfflineNotebookRenderer(NotebookRenderer):
     With ``QNN_PLOTLYJS=external`` in the environment (set by the book's Sphinx extension book/_ext/qnn_site.py
     for the kernels that execute the pages) plotly.js is not inlined at all: the site loads it once from its
     static files. Everywhere else (Voila apps, a plain notebook) it is inlined once per notebook, as plotly does.
-    In the book each figure is also trimmed by :func:`qnn.embedding.embed_figure` (one shared template per page,
+    In the book each figure is also trimmed by :func:`qnn.plotting.embedding.embed_figure` (one shared template per
+    page,
     numbers at the precision the data carry).
     """
 
@@ -78,7 +79,7 @@ class _OfflineNotebookRenderer(NotebookRenderer):
         super().activate()
 
     def to_mimebundle(self, fig_dict: dict) -> dict:
-        site = os.environ.get("QNN_PLOTLYJS") == "external"  # a book page: trimmed embedding (qnn.embedding)
+        site = os.environ.get("QNN_PLOTLYJS") == "external"  # a book page: trimmed embedding (qnn.plotting.embedding)
         if site:
             fig_dict, preamble = embed_figure(fig_dict, _TEMPLATES_WRITTEN)
         bundle = super().to_mimebundle(fig_dict)
@@ -160,7 +161,7 @@ def new_figure(x: str | Sequence[str] | None = None, y: str | Sequence[str] | No
     if rows < 1 or cols < 1:
         raise ValueError(f"rows and cols must be integers >= 1, got rows={rows!r}, cols={cols!r}")
     if rows * cols > 1:
-        # rows of panels apart by the pixels their tick labels, x titles and panel titles need (qnn.figstyle)
+        # rows of panels apart by the pixels their tick labels, x titles and panel titles need (qnn.plotting.style)
         plot_height = (height or 420 * rows) - (60 if title else 30) - 60
         gap = panel_gap(x_titles=any(_per_panel("x", x, rows * cols)), panel_titles=any(subplot_titles or ()))
         fig = make_subplots(rows=rows, cols=cols, subplot_titles=subplot_titles, horizontal_spacing=0.16,
@@ -572,13 +573,13 @@ def show(fig: go.Figure, *, caption_text: str | None = None, csv_name: str | Non
         File name of the CSV download (``"figure6.csv"``); omitted -> no link.
     details : str or sequence of (str or None), optional
         Method sentences for the details block (solver, stopping rule, runs, differences from the paper), see
-        :mod:`qnn.captions`; the markers' error-bar convention is added from the figure itself.
+        :mod:`qnn.plotting.captions`; the markers' error-bar convention is added from the figure itself.
     """
     from IPython.display import HTML, display
 
     from . import captions
 
-    finish(fig)  # the figure layer: decade labels on log axes (qnn.figstyle)
+    finish(fig)  # the figure layer: decade labels on log axes (qnn.plotting.style)
     fig.show(config=figure_config(csv_name or None))
     pieces = [captions.caption_html(caption_text), captions.details_html(details, fig)]
     if csv_name:
