@@ -9,7 +9,7 @@
 * :mod:`qnn.plotting.captions` — captions and the collapsed "How this figure was made" block;
 * :mod:`qnn.plotting.tables` — the one HTML table helper (formatted numbers; a missing value is a footnoted dash).
 
-Layer: no physics; imports nothing of ``qnn`` outside this subpackage.
+Layer: no physics; outside this subpackage it imports only :mod:`qnn.conventions`.
 """
 from .core import (ERROR_BAR_NOTE, MEAN_ONLY_NOTE, NOTE_OFFSET, PALETTE, PLOTLY_CONFIG, SYMBOLS, add_note,
                    add_simulation, add_theory, caption, color, csv_download_link, figure_config, figure_csv, label,
