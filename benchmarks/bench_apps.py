@@ -5,7 +5,9 @@ Measures, without a browser, the compute time of one update callback of each app
 ``--browser`` it serves the apps as a reader does (``python -m qnn voila`` on 127.0.0.1, the list page mode) and
 measures in headless Chromium, in the page (``tests/app_timing.py``): the time from navigation to each app's first
 figure, and from an ArrowRight key press on the app's first slider to the changed figure (5 timed presses after
-one untimed press). A launcher that reports pre-heated kernels is waited for before navigating.
+one untimed press); also the CPU time of the page's main thread until the first figure (Chrome's ``TaskDuration``,
+read just after it: the page's own work, which depends far less on the machine's load than the wall time). A
+launcher that reports pre-heated kernels is waited for before navigating.
 
 ``--compare DIR`` runs the same measurements on another checkout (e.g. an export of the commit before a change:
 ``git archive COMMIT | tar -x -C DIR``) first, in the same run, so that the two columns share the machine's load;
@@ -149,9 +151,12 @@ def browser_times(root: Path, port: int, presses: int = 5) -> dict:
                 for app in APPS:
                     page = browser.new_page(viewport={"width": 1400, "height": 900})
                     page.add_init_script(INIT_SCRIPT)
+                    cdp = page.context.new_cdp_session(page)
+                    cdp.send("Performance.enable", {"timeDomain": "threadTicks"})
                     load_before = _load()
                     page.goto(f"{base}/voila/render/{app}.ipynb", wait_until="commit")
                     first = first_figure_seconds(page, 300_000)
+                    metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
                     handle = page.locator(".widget-slider .noUi-handle").first
                     handle.wait_for(state="visible", timeout=60_000)
                     page.wait_for_timeout(500)
@@ -161,6 +166,7 @@ def browser_times(root: Path, port: int, presses: int = 5) -> dict:
                         page.wait_for_timeout(400)
                         steps.append(slider_step_seconds(page, handle, timeout_ms=120_000))
                     results[app] = {"first_figure_seconds": round(first, 2), "slider": summary(steps),
+                                    "page_main_thread_cpu_to_first_figure_seconds": round(metrics["TaskDuration"], 2),
                                     "load": f"{load_before} -> {_load()}"}
                     print(f"  {root.name}: {app}: {results[app]}", flush=True)
                     page.close()

@@ -20,7 +20,8 @@ from ..conventions import check_nonnegative
 from ..longtime.fixed_point import FixedPointError
 from .server import announce_ready
 
-__all__ = ["Debouncer", "App", "APP_CSS", "BUSY_HTML", "message_html", "float_slider", "log_slider"]
+__all__ = ["Debouncer", "App", "APP_CSS", "BUSY_HTML", "WIDGET_JS_ENV", "figure_widget", "message_html",
+           "float_slider", "log_slider"]
 
 
 class Debouncer:
@@ -131,10 +132,27 @@ APP_CSS = """<style>
 </style>"""
 
 
-def _responsive(widget):
-    """A plotly ``FigureWidget`` that takes its container's width (no fixed width; plotly's responsive mode)."""
-    widget._config = {**widget._config, "responsive": True}
-    widget.layout.width = None
+#: Environment variable with the URL of plotly's widget code, set by the launcher for its kernels.
+WIDGET_JS_ENV = "QNN_APPS_WIDGET_JS"
+
+
+def figure_widget(figure):
+    """``plotly.graph_objects.FigureWidget(figure)``, its JavaScript loaded from ``$QNN_APPS_WIDGET_JS`` if set.
+
+    plotly's widget otherwise sends its whole JavaScript (~5 MB) through the kernel's websocket to each page, which
+    compiles it only when the widget's model is created; anywidget gives a model 2 s to initialise, and on a busy
+    machine the figure then never takes an update ("[anywidget] Failed to initialize model."). Served by the
+    launcher as a file, the code is imported by the page itself as soon as it loads (the book's Voila template) and
+    by the widget from the same URL (one module, cached by the browser).
+    """
+    import os
+
+    import plotly.graph_objects as go
+
+    widget = go.FigureWidget(figure)
+    url = os.environ.get(WIDGET_JS_ENV)
+    if url:
+        widget._esm = url
     return widget
 
 

@@ -28,7 +28,7 @@ from ..optimal.bayes import bayes_optimal_window
 from ..conventions import Setting, check_int, check_positive
 from ..simulation.gradient_flow import train_to_convergence
 from ..longtime.thresholds import alpha_pr_plus
-from .base import App, _responsive, float_slider, log_slider, message_html
+from .base import App, figure_widget, float_slider, log_slider, message_html
 from .curves import cached_trace
 from .threshold_lines import THRESHOLD_LABEL, THRESHOLD_STYLE, cannot_recover, threshold_values
 
@@ -286,7 +286,7 @@ def double_descent_figure(curves: DoubleDescentCurves, *, widget: bool = False) 
     bayes = plotting.theory_trace([], [], "Bayes-optimal MMSE (any κ, λ)", dash="dashdot", line_color="#000000")
     fig.add_trace(bayes, row=1, col=1)
     fig.update_layout(shapes=_threshold_shapes(curves.thresholds, 3, curves.alpha_range))
-    return _responsive(go.FigureWidget(fig)) if widget else fig
+    return figure_widget(fig) if widget else fig
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import app_modules
+from .base import WIDGET_JS_ENV
 from .server import VoilaServer
 
 __all__ = ["APPS", "APPS_DIR", "BUILD_DIR", "TEMPLATE_ROOT", "BOOK_HTML", "AppEntry", "app_entries", "app_source",
@@ -176,14 +177,21 @@ def voila_command(target: Path, port: int, *, open_browser: bool = False, show_t
     return command
 
 
+#: Path under which the launcher's Voila serves plotly's widget code (see :func:`qnn.apps.base.figure_widget`).
+WIDGET_JS_PATH = "/qnn-static/widgetbundle.js"
+
+
 def _book_voila_class():
-    """Voila's application with the list of apps for the list page and the built book under ``/book/``."""
+    """Voila's application with the list of apps for the list page, the built book under ``/book/`` and plotly's
+    widget code under :data:`WIDGET_JS_PATH` (its URL given to the kernels in ``$QNN_APPS_WIDGET_JS``)."""
+    import plotly
     import tornado.web
     from jupyter_server.utils import url_path_join
     from voila.app import Voila
 
     class BookVoila(Voila):
         def init_settings(self):
+            os.environ[WIDGET_JS_ENV] = f"http://127.0.0.1:{self.port}{WIDGET_JS_PATH}"   # for every kernel below
             settings = super().init_settings()
             settings["voila_jinja2_env"].globals.update(
                 qnn_apps=app_entries(), qnn_book_built=(BOOK_HTML / "index.html").exists())
@@ -192,7 +200,9 @@ def _book_voila_class():
         def init_handlers(self):
             book = (url_path_join(self.server_url, r"/book/(.*)"), tornado.web.StaticFileHandler,
                     {"path": str(BOOK_HTML), "default_filename": "index.html"})
-            return [book, *super().init_handlers()]
+            widget_js = (url_path_join(self.server_url, WIDGET_JS_PATH.rsplit("/", 1)[0], r"(widgetbundle\.js)"),
+                         tornado.web.StaticFileHandler, {"path": str(Path(plotly.__file__).parent / "package_data")})
+            return [book, widget_js, *super().init_handlers()]
 
     return BookVoila
 

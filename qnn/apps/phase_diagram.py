@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from .. import plotting
 from ..longtime import thresholds
 from ..conventions import check_int, check_positive
-from .base import App, _responsive, float_slider, log_slider
+from .base import App, figure_widget, float_slider, log_slider
 from .point import PointInspection, inspect_point
 from .threshold_lines import THRESHOLD_STYLE, cannot_recover
 
@@ -111,7 +111,7 @@ def phase_diagram_figure(curves: ThresholdCurves, inspection: PointInspection | 
     fig.add_trace(plotting.theory_trace(inspection.s if inspection else [], inspection.density if inspection else [],
                                         "density of the non-zero eigenvalues", color_index=4), row=1, col=2)
     fig.update_layout(legend=dict(orientation="h", y=-0.18), autosize=True)
-    return _responsive(go.FigureWidget(fig)) if widget else fig
+    return figure_widget(fig) if widget else fig
 
 
 class PhaseDiagramApp(App):

@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from .. import plotting
 from ..conventions import Setting, check_int, check_positive
 from ..simulation.gradient_flow import train_to_convergence
-from .base import App, _responsive, float_slider, log_slider
+from .base import App, figure_widget, float_slider, log_slider
 from .point import PointInspection, inspect_point
 
 __all__ = ["TrainedSpectrum", "trained_spectrum", "spectrum_figure", "SpectrumApp"]
@@ -94,7 +94,7 @@ def spectrum_figure(inspection: PointInspection | None, trained: TrainedSpectrum
     fig.add_trace(plotting.theory_trace(inspection.s if inspection else [], inspection.density if inspection else [],
                                         "theory ρ_ξ(s + q)/κ_min", color_index=3))
     fig.update_layout(legend=dict(x=0.55, y=0.98), bargap=0.02, autosize=True)
-    return _responsive(go.FigureWidget(fig)) if widget else fig
+    return figure_widget(fig) if widget else fig
 
 
 class SpectrumApp(App):
