@@ -135,6 +135,7 @@ def browser_times(root: Path, port: int, presses: int = 5) -> dict:
     sys.path.insert(0, str(ROOT / "tests"))
     from app_timing import INIT_SCRIPT, first_figure_seconds, slider_step_seconds, summary
     from conftest import CHROMIUM, CHROMIUM_FLAGS
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     from qnn.apps.launcher import APPS
@@ -145,11 +146,14 @@ def browser_times(root: Path, port: int, presses: int = 5) -> dict:
         launcher = _serve(root, port, log)
         try:
             results["server"] = _wait_warm(launcher, base)
-            with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile:
+            with sync_playwright() as playwright, tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
                 browser = playwright.chromium.launch_persistent_context(
                     profile, executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True)
                 for app in APPS:
-                    page = browser.new_page(viewport={"width": 1400, "height": 900})
+                    page = browser.new_page()
+                    page.set_viewport_size({"width": 1400, "height": 900})
+                    errors: list[str] = []
+                    page.on("pageerror", lambda error, errors=errors: errors.append(str(error)))
                     page.add_init_script(INIT_SCRIPT)
                     cdp = page.context.new_cdp_session(page)
                     cdp.send("Performance.enable", {"timeDomain": "threadTicks"})
@@ -160,14 +164,19 @@ def browser_times(root: Path, port: int, presses: int = 5) -> dict:
                     handle = page.locator(".widget-slider .noUi-handle").first
                     handle.wait_for(state="visible", timeout=60_000)
                     page.wait_for_timeout(500)
-                    slider_step_seconds(page, handle, timeout_ms=120_000)          # untimed
-                    steps = []
-                    for _ in range(presses):
-                        page.wait_for_timeout(400)
-                        steps.append(slider_step_seconds(page, handle, timeout_ms=120_000))
-                    results[app] = {"first_figure_seconds": round(first, 2), "slider": summary(steps),
+                    try:
+                        slider_step_seconds(page, handle, timeout_ms=45_000)           # untimed
+                        steps = []
+                        for _ in range(presses):
+                            page.wait_for_timeout(400)
+                            steps.append(slider_step_seconds(page, handle, timeout_ms=120_000))
+                        slider = summary(steps)
+                    except PlaywrightTimeout:
+                        slider = "no figure change within 45 s of a key press"
+                    results[app] = {"first_figure_seconds": round(first, 2), "slider": slider,
                                     "page_main_thread_cpu_to_first_figure_seconds": round(metrics["TaskDuration"], 2),
                                     "load": f"{load_before} -> {_load()}"}
+                    results[app]["page_errors"] = errors[:3]
                     print(f"  {root.name}: {app}: {results[app]}", flush=True)
                     page.close()
                 browser.close()
@@ -190,13 +199,16 @@ def main() -> None:
     parser.add_argument("--browser", action="store_true", help="also measure in headless Chromium")
     parser.add_argument("--repeat", type=int, default=3, help="rounds of slider moves per app")
     parser.add_argument("--compare", type=Path, help="another checkout, measured first in the same run")
+    parser.add_argument("--browser-only", action="store_true", help="skip the update callbacks (with --browser)")
+    parser.add_argument("--no-training", action="store_true", help="skip the spectrum app's training times")
     args = parser.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"load average {_load()} at start; python {platform.python_version()}")
     roots = ([args.compare.resolve()] if args.compare else []) + [ROOT]
-    for root in roots:
+    for root in roots if not args.browser_only else ():
         print(f"\n{root} (load {_load()})\n| update | n | median (s) | max (s) |\n|---|---|---|---|")
-        for row in (_callback_rows(root, args.repeat) if root != ROOT else callback_times(args.repeat)):
+        for row in (_callback_rows(root, args.repeat) if root != ROOT
+                    else callback_times(args.repeat, training=not args.no_training)):
             print(row, flush=True)
     if args.browser:
         for index, root in enumerate(roots):
