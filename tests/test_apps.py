@@ -1,11 +1,15 @@
 """Tests of the Voila apps without a browser: launcher, computations, widget callbacks, bad input."""
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
 import json
 import math
 import pkgutil
+import signal
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -17,7 +21,8 @@ from qnn.longtime import thresholds
 from qnn.optimal.bayes import bayes_optimal
 from qnn.__main__ import main
 from qnn.longtime.fixed_point import fixed_point
-from qnn.apps.launcher import APPS, APPS_DIR, app_source, build_app_notebooks, serve, voila_command
+from qnn.apps.launcher import (APPS, APPS_DIR, REFILL_DELAY, ROOT, app_entries, app_source, build_app_notebooks, serve,
+                               voila_command)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -61,14 +66,32 @@ def test_every_app_module_is_listed_by_the_launcher():
         assert getattr(apps, class_name).__name__ == class_name       # public name kept at qnn.apps
 
 
-def test_app_texts_cite_the_book_theory_pages():
-    """Issue 11: app texts cite the book's theory reference (book/theory/*.md), never the internal notes."""
+def test_app_texts_link_the_books_pages_instead_of_naming_files():
+    """Issue 23: the app texts link to the book's pages (served by the launcher under /book/, the built book's
+    paths), never name source files such as book/theory/fixed_point.md; every link targets a page of the book."""
+    import re
+
+    toc = (ROOT / "_toc.yml").read_text()
     for name in APPS:
         text = app_source(name).read_text()
         assert "THEORY" + ".md" not in text, name  # spelled so that tests/test_book_theory.py finds no citation
-        for cited in __import__("re").findall(r"book/theory/[a-z_]+\.md", text):
-            assert cited.split("/")[-1][:-3] in {"conventions", "spectral_laws", "fixed_point", "thresholds", "dmft",
-                                                 "validation", "bayes_optimal"}, (name, cited)
+        assert not re.findall(r"book/[a-z_/]+\.md", text), (name, "names a source file instead of linking a page")
+        links = re.findall(r"\]\((/book/[^)]+)\)", text)
+        assert len(links) >= 2, (name, links)
+        for link in links:
+            page = re.fullmatch(r"/book/(book/[a-z_/]+)\.html", link)
+            assert page and (ROOT / f"{page.group(1)}.md").exists() and f"file: {page.group(1)}\n" in toc, link
+
+
+def test_list_page_entries_name_each_app_with_its_book_page():
+    entries = app_entries()
+    assert [e.name for e in entries] == list(APPS)
+    for entry in entries:
+        assert entry.title and not entry.title.endswith(".ipynb") and entry.description == APPS[entry.name]
+        assert (ROOT / "book" / f"{entry.book_page}.md").exists(), entry
+        assert entry.book_title and "#" not in entry.book_title
+    template = (APPS_DIR / "share" / "voila" / "templates" / "qnn" / "tree.html").read_text()
+    assert "<script" not in template and "http" not in template.replace("http-equiv", "")  # no code, no CDN
 
 
 def test_voila_command_uses_local_host_and_tooling_flags(tmp_path):
@@ -76,10 +99,67 @@ def test_voila_command_uses_local_host_and_tooling_flags(tmp_path):
     assert command[1:3] == ["-m", "qnn.apps.launcher"]                  # run_voila: the book's template on JUPYTER_PATH
     assert "--Voila.ip=127.0.0.1" in command and "--port=8123" in command and "--no-browser" in command
     assert "--VoilaConfiguration.extension_denylist=jupyterlab-jupytext" in command
-    assert "--template=qnn" in command
+    assert "--template=qnn" in command and "--classic_tree=True" in command        # the book's list page
     assert "--show_tracebacks=False" in command                  # issue 14 item 14: hidden by default
+    assert "--preheat_kernel=True" in command and "--pool_size=1" in command        # issue 23: pre-heated kernels
+    assert f"--VoilaKernelManager.fill_delay={REFILL_DELAY}" in command
+    assert "--preheat_kernel=True" not in voila_command(tmp_path, 8123, preheat=False)
     assert "--show_tracebacks=True" in voila_command(tmp_path, 8123, show_tracebacks=True)
     assert "--no-browser" not in voila_command(tmp_path, 8123, open_browser=True)
+    with pytest.raises(ValueError, match="refill_delay"):
+        voila_command(tmp_path, 8123, refill_delay=-1)
+
+
+def _alive(proc) -> bool:
+    import psutil
+
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+@pytest.mark.parametrize("signum, app", [(signal.SIGTERM, None), (signal.SIGINT, "spectrum")],
+                         ids=["SIGTERM-list", "SIGINT-one-app"])
+def test_launcher_stops_voila_and_every_kernel_on_signal(signum, app):
+    """Issue 23: SIGTERM (or Ctrl-C's SIGINT) to ``python -m qnn voila`` stops Voila and every kernel it started
+    (the pre-heated kernels run in sessions of their own: a plain exit left them running). The signal comes while
+    the kernels are still warming up; afterwards no process of the launcher's tree may be left."""
+    import psutil
+
+    from qnn.apps.launcher import free_port
+
+    command = [sys.executable, "-m", "qnn", "voila", *([app] if app else []), f"--port={free_port()}"]
+    launcher = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seen: dict[int, object] = {}
+    expected = 1 if app else len(APPS)
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                for proc in psutil.Process(launcher.pid).children(recursive=True):
+                    seen.setdefault(proc.pid, proc)
+            kernels = []
+            for proc in seen.values():
+                with contextlib.suppress(psutil.Error):
+                    if _alive(proc) and "ipykernel" in " ".join(proc.cmdline()):
+                        kernels.append(proc)
+            if len(kernels) >= expected:
+                break
+            assert launcher.poll() is None, f"launcher exited early with {launcher.returncode}"
+            assert time.monotonic() < deadline, f"{len(kernels)} of {expected} kernels started in 300 s"
+            time.sleep(0.2)
+        launcher.send_signal(signum)
+        status = launcher.wait(timeout=90)
+        left = [proc for proc in seen.values() if _alive(proc)]
+        assert left == [], f"left running after {signal.Signals(signum).name}: {left}"
+        assert status == 128 + signum
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+        for proc in seen.values():
+            if _alive(proc):
+                proc.kill()
 
 
 def test_cli_show_tracebacks_option(monkeypatch):
@@ -153,6 +233,65 @@ def test_cli_lists_apps(capsys):
 # ---------------------------------------------------------------------------------------------------------------
 # computations
 # ---------------------------------------------------------------------------------------------------------------
+SETTINGS_FOR_SPEED_PATHS = [(0.4, 0.3, 0.5, 0.01), (0.4, 0.3, 0.5, 0.0), (0.6, 0.3, 0.0, 0.0), (1.2, 0.5, 1.0, 0.001),
+                            (0.1, 0.3, 0.2, 0.05), (0.7, 0.5, 2.0, 0.3)]
+
+
+@pytest.mark.parametrize("kappa, kappa_star, noise, lam", SETTINGS_FOR_SPEED_PATHS)
+def test_kept_laws_give_exactly_the_books_solver(kappa, kappa_star, noise, lam):
+    """Issue 23: the slider path (spectral laws kept across moves, qnn.apps.curves.cached_trace) returns the numbers
+    of the book's solver (xi_branch with refine=False) bit for bit, also when the laws come from the cache."""
+    from qnn.apps.curves import cached_trace, clear_caches
+    from qnn.longtime.fixed_point import xi_branch
+
+    xis = apps.double_descent.XI_GRID
+    reference = xi_branch(Setting(alpha=1.0, kappa=kappa, kappa_star=kappa_star, noise=noise, lam=lam), xis,
+                          refine=False)
+    clear_caches()
+    for _ in range(2):                                      # built, then kept
+        pts = cached_trace(kappa, kappa_star, lam, noise, xis)
+        for name in ("alpha", "mse", "loss", "ise", "rank", "xi", "q", "chi", "dof"):
+            np.testing.assert_array_equal(pts[name], getattr(reference, name), err_msg=name)
+
+
+@pytest.mark.parametrize("kappa", [0.35, 0.41, 0.6, 1.2, 0.2])
+@pytest.mark.parametrize("noise", [0.05, 0.5, 2.0])
+def test_noisy_threshold_of_the_slider_path_matches_the_books(kappa, noise):
+    """The noisy interpolation threshold drawn by the app (batched laws, cubic + secant steps) equals
+    qnn.longtime.thresholds.alpha_inter within the book's theory tolerance (rtol 1e-5, qnn/figures/common.py);
+    NaN exactly where the book's function raises."""
+    from qnn.apps.curves import noisy_alpha_inter
+
+    try:
+        reference = thresholds.alpha_inter(kappa, 0.3, noise)
+    except ValueError:
+        reference = math.nan
+    value = noisy_alpha_inter(kappa, 0.3, noise)
+    if math.isnan(reference):
+        assert math.isnan(value)
+    else:
+        assert value == pytest.approx(reference, rel=1e-5, abs=1e-8)
+
+
+def test_slider_moves_draw_the_same_numbers_as_a_cold_computation():
+    """After a sequence of moves (kept laws, remembered parameter sets, in-place trace updates) the figure holds
+    exactly what a cold double_descent_curves computes for the final parameters."""
+    from qnn.apps.curves import clear_caches
+
+    app = apps.DoubleDescentApp(delay=0)
+    for slider, value in ((app.kappa, 0.5), (app.noise, 1.0), (app.kappa, 0.45), (app.lam, 0.002), (app.kappa, 0.5),
+                          (app.kappa_star, 0.35), (app.kappa, 0.45)):
+        slider.value = value
+    clear_caches()
+    cold = apps.double_descent_curves(0.45, 0.35, 1.0, float(app.lam.value))
+    np.testing.assert_array_equal(np.array(app.figure.data[0].x, dtype=float), cold.alpha)
+    np.testing.assert_array_equal(np.array(app.figure.data[0].y, dtype=float), np.where(cold.mse > 0, cold.mse, np.nan))
+    np.testing.assert_array_equal(np.array(app.figure.data[2].y, dtype=float), cold.ise)
+    shown = sorted(shape.x0 for shape in app.figure.layout.shapes if shape.xref == "x")
+    expected = sorted(v for v in cold.thresholds.values() if math.isfinite(v) and 0.01 <= v <= 0.8)
+    assert shown == pytest.approx(expected, rel=1e-12)
+
+
 def test_double_descent_curve_points_are_fixed_points():
     curves = apps.double_descent_curves(0.4, 0.3, 0.5, 0.05)
     assert np.all(np.diff(curves.alpha) > 0)
@@ -318,20 +457,36 @@ def test_spectrum_app_theory_without_training():
     assert app.trained is None and any("train now" in text for _, text in app.messages)
 
 
-def test_debouncer_coalesces_a_burst():
-    # The quiet time must be long compared with the burst itself, else a loaded machine (CI, 2 busy cores)
-    # legitimately fires between two triggers: 1 s against a burst of microseconds.
-    calls = []
+def test_debouncer_runs_an_isolated_trigger_at_once_and_coalesces_a_burst():
+    """Leading + trailing edge (issue 23: a slider step is answered without waiting for a quiet time): an isolated
+    trigger runs at once; triggers arriving while it runs coalesce into ONE more run, which starts after the
+    running call ended and ``delay`` after the last trigger. The quiet time (1 s) is long against the burst
+    (microseconds) so that a loaded machine cannot split the burst."""
     delay = 1.0
-    debounced = apps.Debouncer(delay, lambda: calls.append(time.perf_counter()))
-    start = time.perf_counter()
-    for _ in range(5):
+    calls, ends = [], []
+
+    def work():
+        calls.append(time.perf_counter())
+        time.sleep(0.3)
+        ends.append(time.perf_counter())
+
+    debounced = apps.Debouncer(delay, work)
+    first = time.perf_counter()
+    debounced()
+    while not calls:                                 # the leading call starts without waiting for the quiet time
+        assert time.perf_counter() - first < delay / 2, "an isolated trigger waited for the quiet time"
+        time.sleep(0.005)
+    for _ in range(5):                              # a burst while the first call runs
         debounced()
     last_trigger = time.perf_counter()
-    assert last_trigger - start < delay, "the burst itself took longer than the quiet time"
+    assert last_trigger - first < 0.3 + delay / 2, "the burst itself took too long"
     debounced.wait()
-    assert len(calls) == 1
-    assert calls[0] - last_trigger >= delay * 0.99  # fired after the quiet time following the *last* trigger
+    assert len(calls) == 2, calls                   # the burst became one trailing call
+    assert calls[1] >= ends[0]                      # never overlapping
+    assert calls[1] - last_trigger >= delay * 0.99  # after the quiet time following the *last* trigger
+    synchronous = apps.Debouncer(0, lambda: calls.append(-1.0))
+    synchronous()
+    assert calls[-1] == -1.0                        # delay = 0: run in the caller's thread, at once
     with pytest.raises(ValueError, match="delay"):
         apps.Debouncer(-1.0, lambda: None)
 

@@ -15,7 +15,9 @@ these declarations (:func:`app_modules`):
 
 Shared pieces: :mod:`qnn.apps.base` (the :class:`Debouncer` and the base class :class:`~qnn.apps.base.App`:
 debounced, guarded refresh, status line), :mod:`qnn.apps.threshold_lines` (threshold values, colours, labels) and
-:mod:`qnn.apps.point` (one inspected ``(kappa, alpha)`` point).
+:mod:`qnn.apps.point` (one inspected ``(kappa, alpha)`` point), :mod:`qnn.apps.curves` (the fast fixed-point path
+with its spectral laws kept across slider moves) and :mod:`qnn.apps.server` (the Voila process of the launcher:
+readiness of the pre-heated kernels, clean stop).
 
 The computations are pure functions returning frozen dataclasses (:func:`double_descent_curves`,
 :func:`threshold_curves`, :func:`inspect_point`, :func:`trained_spectrum`), testable without a browser; the

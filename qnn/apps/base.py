@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import math
+import sys
 import threading
 import time
 import traceback
@@ -17,15 +18,20 @@ from collections.abc import Callable
 
 from ..conventions import check_nonnegative
 from ..longtime.fixed_point import FixedPointError
+from .server import announce_ready
 
-__all__ = ["Debouncer", "App", "BUSY_HTML", "message_html", "float_slider", "log_slider"]
+__all__ = ["Debouncer", "App", "APP_CSS", "BUSY_HTML", "WIDGET_JS_ENV", "figure_widget", "message_html",
+           "float_slider", "log_slider"]
 
 
 class Debouncer:
-    """Call ``function`` once, ``delay`` seconds after the *last* of a burst of triggers.
+    """Run ``function`` at once for an isolated trigger, and once more after a burst (leading + trailing edge).
 
-    Runs ``function`` in a timer thread (one at a time: a lock serialises runs). With ``delay = 0`` the call is
-    synchronous (used by the tests).
+    A trigger after a quiet time runs ``function`` at once (in a worker thread: the caller never waits), so a single
+    slider step is answered without delay. Triggers that arrive while it runs, or less than ``delay`` seconds after
+    the previous trigger, are coalesced: ``function`` runs once more, ``delay`` seconds after the *last* of them
+    (and after the running call ended). Calls never overlap (a lock serialises them). With ``delay = 0`` the call
+    is synchronous in the caller's thread (used by the tests).
 
     Parameters
     ----------
@@ -38,9 +44,11 @@ class Debouncer:
     def __init__(self, delay: float, function: Callable[[], None]):
         self.delay = check_nonnegative("delay", delay)
         self.function = function
-        self._timer: threading.Timer | None = None
         self._lock = threading.Lock()
         self._run_lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+        self._pending = False
+        self._last_trigger = -math.inf
         self.calls = 0
 
     @property
@@ -53,11 +61,28 @@ class Debouncer:
             self._run()
             return
         with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-            self._timer = threading.Timer(self.delay, self._run)
-            self._timer.daemon = True
-            self._timer.start()
+            now = time.monotonic()
+            quiet = now - self._last_trigger >= self.delay
+            self._last_trigger = now
+            self._pending = True
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._loop, args=(quiet,), daemon=True)
+                self._worker.start()
+
+    def _loop(self, leading: bool) -> None:
+        while True:
+            with self._lock:
+                wait = 0.0 if leading else self._last_trigger + self.delay - time.monotonic()
+                if wait <= 0:
+                    if not self._pending:
+                        self._worker = None
+                        return
+                    self._pending = False
+            leading = False
+            if wait > 0:
+                time.sleep(wait)
+                continue
+            self._run()
 
     def _run(self) -> None:
         with self._run_lock:
@@ -65,10 +90,14 @@ class Debouncer:
             self.function()
 
     def wait(self, timeout: float = 60.0) -> None:
-        """Block until a pending call has run (tests and benchmarks)."""
-        timer = self._timer
-        if timer is not None:
-            timer.join(timeout)
+        """Block until pending calls have run (tests and benchmarks)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                worker = self._worker
+            if worker is None:
+                break
+            worker.join(max(0.0, min(0.5, deadline - time.monotonic())))
         with self._run_lock:
             pass
 
@@ -77,6 +106,54 @@ BUSY_HTML = ('<span class="qnn-app-spinner" style="color:#8a5a00"><span style="d
               'height:0.8em;border:2px solid #8a5a00;border-right-color:transparent;border-radius:50%;'
               'animation:qnn-spin 0.8s linear infinite"></span> {text}</span>'
               '<style>@keyframes qnn-spin {{ to {{ transform: rotate(360deg); }} }}</style>')
+
+
+#: Layout of every app (an HTML widget with this style sheet is part of each app, so that it applies in Voila and in
+#: a notebook alike): rows of controls wrap; a slider is 460 px wide (its track >= 200 px next to a long
+#: description and the value readout) and takes the whole width on a narrow screen, its description then on a line
+#: of its own above the track; figures never exceed the page's width (their width follows the container).
+APP_CSS = """<style>
+.qnn-app { max-width: 100%; box-sizing: border-box; }
+.qnn-app .widget-hbox, .qnn-app .widget-vbox { flex-wrap: wrap; max-width: 100%; min-width: 0; }
+.qnn-app .widget-vbox > *, .qnn-app .widget-hbox > * { min-width: 0; max-width: 100%; }
+.qnn-app .widget-hslider { width: 460px; flex: 0 1 460px; }
+.qnn-app .widget-hslider .slider-container { flex: 1 1 auto; min-width: 120px; }
+.qnn-app .widget-hslider .widget-readout { flex: none; min-width: 3.5em; overflow: visible; }
+.qnn-app .widget-checkbox { width: auto; }
+.qnn-app .widget-html, .qnn-app .widget-html-content { white-space: normal; overflow-wrap: anywhere; }
+.qnn-app .js-plotly-plot, .qnn-app .plot-container { max-width: 100%; min-width: 0; }
+@media (max-width: 640px) {
+  .qnn-app .widget-hslider { width: 100%; flex: 1 1 100%; flex-wrap: wrap; height: auto; margin-bottom: 6px; }
+  .qnn-app .widget-hslider > .widget-label { width: 100% !important; max-width: 100%; text-align: left;
+                                             height: auto; line-height: 1.4; }
+  .qnn-app .widget-hslider .slider-container { flex: 1 1 0; }
+  .qnn-app .widget-checkbox, .qnn-app .widget-button { height: auto; }
+}
+</style>"""
+
+
+#: Environment variable with the URL of plotly's widget code, set by the launcher for its kernels.
+WIDGET_JS_ENV = "QNN_APPS_WIDGET_JS"
+
+
+def figure_widget(figure):
+    """``plotly.graph_objects.FigureWidget(figure)``, its JavaScript loaded from ``$QNN_APPS_WIDGET_JS`` if set.
+
+    plotly's widget otherwise sends its whole JavaScript (~5 MB) through the kernel's websocket to each page, which
+    compiles it only when the widget's model is created; anywidget gives a model 2 s to initialise, and on a busy
+    machine the figure then never takes an update ("[anywidget] Failed to initialize model."). Served by the
+    launcher as a file, the code is imported by the page itself as soon as it loads (the book's Voila template) and
+    by the widget from the same URL (one module, cached by the browser).
+    """
+    import os
+
+    import plotly.graph_objects as go
+
+    widget = go.FigureWidget(figure)
+    url = os.environ.get(WIDGET_JS_ENV)
+    if url:
+        widget._esm = url
+    return widget
 
 
 def message_html(kind: str, text: str) -> str:
@@ -91,6 +168,7 @@ class App:
     def __init__(self, delay: float):
         import ipywidgets as widgets
 
+        self.style = widgets.HTML(value=APP_CSS, layout=widgets.Layout(display="none"))
         self.busy = widgets.HTML(value="", layout=widgets.Layout(min_height="1.5em"))
         self.busy.add_class("qnn-app-busy")
         self.status = widgets.HTML(value="")
@@ -99,6 +177,14 @@ class App:
         self.n_updates = 0
         self.messages: list[tuple[str, str]] = []
         self._debounced = Debouncer(delay, self.refresh)
+
+    def box(self, children: list) -> object:
+        """The app's widget: ``children`` in a column, with the app's style sheet (:data:`APP_CSS`)."""
+        import ipywidgets as widgets
+
+        widget = widgets.VBox([self.style, *children], layout=widgets.Layout(width="100%", max_width="100%"))
+        widget.add_class("qnn-app")
+        return widget
 
     # -- to be provided by the apps
     def _compute_and_draw(self) -> list[tuple[str, str]]:   # pragma: no cover - abstract
@@ -129,6 +215,9 @@ class App:
         self.messages = messages
         self.status.value = "".join(message_html(kind, text) for kind, text in messages)
         self.busy.value = f'<span class="qnn-app-done">updated in {self.last_update_seconds:.2f} s</span>'
+        if self.n_updates == 1:      # the first figure is drawn: tell the launcher (pre-heated kernels)
+            announce_ready(getattr(sys.modules[type(self).__module__], "NAME", type(self).__name__),
+                           self.last_update_seconds)
 
 
 def float_slider(description: str, value: float, low: float, high: float, step: float):

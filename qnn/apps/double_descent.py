@@ -7,9 +7,10 @@ it depends on ``kappa*`` and ``Delta`` only, so it is cached per pair and costs 
 move).
 
 Speed: the curves are traced in the xi-parametrisation of :func:`qnn.longtime.fixed_point.xi_branch` on a *fixed* xi
-grid
-(so the spectral laws, cached per ``(kappa*, xi)`` inside :mod:`qnn.longtime.fixed_point`, are reused when ``kappa``,
-``Delta`` or ``lambda`` move), plus a bounded number of extra points around folds.
+grid, on spectral laws kept per ``(kappa*, xi)`` (:mod:`qnn.apps.curves`: reused when ``kappa``, ``Delta`` or
+``lambda`` move), plus a bounded number of extra points around folds; the noisy threshold line uses the same kept
+laws, and a parameter set met before is redrawn from memory. The figure is updated in place (one
+``batch_update``: new ``x``/``y`` of the traces, the threshold lines only when they moved).
 """
 from __future__ import annotations
 
@@ -25,10 +26,10 @@ import plotly.graph_objects as go
 from .. import plotting
 from ..optimal.bayes import bayes_optimal_window
 from ..conventions import Setting, check_int, check_positive
-from ..longtime.fixed_point import xi_branch
 from ..simulation.gradient_flow import train_to_convergence
 from ..longtime.thresholds import alpha_pr_plus
-from .base import App, float_slider, log_slider, message_html
+from .base import App, figure_widget, float_slider, log_slider, message_html
+from .curves import cached_trace
 from .threshold_lines import THRESHOLD_LABEL, THRESHOLD_STYLE, cannot_recover, threshold_values
 
 __all__ = ["DoubleDescentCurves", "double_descent_curves", "threshold_legend_html", "double_descent_figure",
@@ -38,6 +39,8 @@ __all__ = ["DoubleDescentCurves", "double_descent_curves", "threshold_legend_htm
 NAME = "double_descent"
 DESCRIPTION = ("double-descent explorer: theory MSE / Loss_train / ISE vs alpha with the thresholds, "
                "sliders for kappa, kappa*, Delta, lambda; optional simulation points")
+#: The book page (``book/<BOOK_PAGE>.md``) the app belongs to: the list page links to it.
+BOOK_PAGE = "double_descent"
 
 #: xi grid of the double-descent curves (fixed, so that the spectral laws are cached across slider moves).
 XI_GRID = np.geomspace(1e-3, 400.0, 64)
@@ -82,8 +85,11 @@ class DoubleDescentCurves:
 _CURVE_FIELDS = ("alpha", "mse", "loss", "ise", "rank", "xi", "q")
 
 
-def _curve_arrays(curve) -> dict[str, np.ndarray]:
-    return {name: np.asarray(getattr(curve, name), dtype=float) for name in _CURVE_FIELDS}
+def _curve_arrays(setting: Setting, xis: np.ndarray) -> dict[str, np.ndarray]:
+    """Every curve point at the given ``xi`` (as :func:`qnn.longtime.fixed_point.xi_branch` with ``refine=False``),
+    on spectral laws kept across slider moves (:func:`qnn.apps.curves.cached_trace`)."""
+    pts = cached_trace(setting.kappa, setting.kappa_star, setting.lam, setting.noise, xis)
+    return {name: np.asarray(pts[name], dtype=float) for name in _CURVE_FIELDS}
 
 
 def _merge(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -96,7 +102,7 @@ def _refined_points(setting: Setting, xi_grid: np.ndarray, low: float, high: flo
                     max_extra: int) -> dict[str, np.ndarray]:
     """The curve on ``xi_grid``, then a bounded refinement: xi midpoints inserted (at most ``max_extra`` in all,
     three rounds) where consecutive points are far apart on the plotted scales of the window ``[low, high]``."""
-    pts = _curve_arrays(xi_branch(setting, xi_grid, refine=False))
+    pts = _curve_arrays(setting, xi_grid)
     for _ in range(3):
         budget = max_extra - (pts["alpha"].size - len(xi_grid))
         if budget <= 0 or pts["alpha"].size < 2:
@@ -113,7 +119,7 @@ def _refined_points(setting: Setting, xi_grid: np.ndarray, low: float, high: flo
         new_xi = new_xi[np.isfinite(new_xi) & (new_xi > 0)]
         if new_xi.size == 0:
             break
-        pts = _merge(pts, _curve_arrays(xi_branch(setting, new_xi, refine=False)))
+        pts = _merge(pts, _curve_arrays(setting, new_xi))
     return pts
 
 
@@ -182,6 +188,12 @@ def double_descent_curves(kappa: float, kappa_star: float, noise: float, lam: fl
                                loss=pts["loss"][order], ise=pts["ise"][order], rank=pts["rank"][order],
                                thresholds=thresholds, alpha_range=(low, high), perfect_from=perfect_from,
                                notes=tuple(notes))
+
+
+@lru_cache(maxsize=256)
+def _remembered_curves(kappa: float, kappa_star: float, noise: float, lam: float) -> DoubleDescentCurves:
+    """:func:`double_descent_curves` kept per parameter set (a slider moved back redraws at once)."""
+    return double_descent_curves(kappa, kappa_star, noise, lam)
 
 
 _DD_PANELS = ("mse", "loss_train", "ise")
@@ -274,7 +286,7 @@ def double_descent_figure(curves: DoubleDescentCurves, *, widget: bool = False) 
     bayes = plotting.theory_trace([], [], "Bayes-optimal MMSE (any κ, λ)", dash="dashdot", line_color="#000000")
     fig.add_trace(bayes, row=1, col=1)
     fig.update_layout(shapes=_threshold_shapes(curves.thresholds, 3, curves.alpha_range))
-    return go.FigureWidget(fig) if widget else fig
+    return figure_widget(fig) if widget else fig
 
 
 @dataclass(frozen=True)
@@ -334,7 +346,7 @@ class DoubleDescentApp(App):
     """
 
     def __init__(self, *, kappa: float = 0.4, kappa_star: float = 0.3, noise: float = 0.5, lam: float = 0.01,
-                 delay: float = 0.1):
+                 delay: float = 0.05):
         import ipywidgets as widgets
 
         super().__init__(delay)
@@ -358,12 +370,9 @@ class DoubleDescentApp(App):
         self.simulation: SimulationPoints | None = None
         for control in (self.kappa, self.kappa_star, self.noise, self.lam, self.lam_zero, self.bayes):
             control.observe(self.schedule, names="value")
-        controls = widgets.VBox([self.kappa, self.kappa_star, self.noise,
-                                 widgets.HBox([self.lam, self.lam_zero, self.bayes])])
+        controls = widgets.HBox([self.kappa, self.kappa_star, self.noise, self.lam, self.lam_zero, self.bayes])
         sim_row = widgets.HBox([self.sim_button, self.sim_d, self.sim_progress])
-        self.widget = widgets.VBox([controls, widgets.HBox([self.busy]), self.status, self.legend, self.figure,
-                                    sim_row])
-        self.widget.add_class("qnn-app")
+        self.widget = self.box([controls, widgets.HBox([self.busy]), self.status, self.legend, self.figure, sim_row])
         self.refresh()
 
     def parameters(self) -> tuple[float, float, float, float]:
@@ -372,21 +381,24 @@ class DoubleDescentApp(App):
 
     def _compute_and_draw(self) -> list[tuple[str, str]]:
         kappa, kappa_star, noise, lam = self.parameters()
-        curves = double_descent_curves(kappa, kappa_star, noise, lam)
-        self.curves = curves
+        curves = _remembered_curves(kappa, kappa_star, noise, lam)
         shapes = _threshold_shapes(curves.thresholds, 3, curves.alpha_range)
         values = (_positive(curves.mse), _positive(curves.loss), curves.ise)
         stale = self.simulation is not None and self.simulation.setting != curves.setting
         best = bayes_overlay(curves) if self.bayes.value else ([], [])
+        new_lines = curves.thresholds != self.curves.thresholds or self.n_updates == 0
         with self.figure.batch_update():
-            self.figure.data[6].x, self.figure.data[6].y = best
+            if self.bayes.value or self.figure.data[6].x is not None and len(self.figure.data[6].x):
+                self.figure.data[6].x, self.figure.data[6].y = best
             for index, y in enumerate(values):
                 self.figure.data[index].x = curves.alpha
                 self.figure.data[index].y = y
             if stale:
                 for index in range(3, 6):
                     self.figure.data[index].x, self.figure.data[index].y = [], []
-            self.figure.layout.shapes = shapes
+            if new_lines:
+                self.figure.layout.shapes = shapes
+        self.curves = curves
         self.legend.value = threshold_legend_html(curves.thresholds)
         if stale:
             self.simulation = None

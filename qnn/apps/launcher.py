@@ -3,29 +3,47 @@
 The apps are thin MyST notebooks ``apps/<name>.md`` (their logic lives in :mod:`qnn.apps`, one module per app).
 Voila 0.5 cannot serve MyST markdown, so :func:`build_app_notebooks` converts them with jupytext into the
 gitignored folder ``book/_voila/`` (only when the source is newer), and :func:`serve` starts Voila on 127.0.0.1
-with flags that keep it local and quiet (the jupytext front-end extension denied: it raises a JavaScript error
-inside Voila) and the book's template ``apps/share/voila/templates/qnn`` (Voila's "lab" template without the Font
-Awesome stylesheets it fetches from a CDN: an app page requests nothing from outside its server). Voila runs
-through ``python -m qnn.apps.launcher VOILA-ARGS`` (:func:`run_voila`), which puts ``apps/share`` on ``JUPYTER_PATH`` so
-that Voila finds the template. Tracebacks of failing cells are hidden unless asked for (``--show-tracebacks``):
-the apps catch bad input themselves and print a message, so a traceback means a bug.
+(:class:`qnn.apps.server.VoilaServer`) with
 
-Without an app name the folder is served: Voila then shows a list of the apps.
+* **pre-heated kernels** (Voila's ``preheat_kernel``): one kernel per app is started and runs the app's notebook
+  before anyone asks for it, so a page is served with its first figure already computed; a used kernel is replaced
+  :data:`REFILL_DELAY` seconds later (not at once: the refill would compete with the page just opened);
+* the book's template ``apps/share/voila/templates/qnn``: Voila's "lab" template without the Font Awesome
+  stylesheets it fetches from a CDN (an app page requests nothing from outside its server), a layout that wraps on
+  a phone, and a list page of its own (``tree.html``: each app in words, with its description and a link to its
+  book page; no JupyterLab tree application, hence no kernel requests nor plugin errors on that page);
+* the built book (``_build/html``, or ``$QNN_BOOK_HTML``) served under ``/book/``, so that the apps' texts and the
+  list page link to the book's pages;
+* the jupytext front-end extension denied (it raises a JavaScript error inside Voila).
+
+Voila runs through ``python -m qnn.apps.launcher VOILA-ARGS`` (:func:`run_voila`), which puts ``apps/share`` on
+``JUPYTER_PATH`` so that Voila finds the template and adds the list of apps and the ``/book/`` route. Tracebacks of
+failing cells are hidden unless asked for (``--show-tracebacks``): the apps catch bad input themselves and print a
+message, so a traceback means a bug. SIGTERM or SIGINT (Ctrl-C) to the launcher stops Voila and every kernel it
+started (:meth:`qnn.apps.server.VoilaServer.stop`).
+
+Without an app name the folder is served: the list page of the apps.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import signal
 import socket
-import subprocess
 import sys
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import app_modules
+from .base import WIDGET_JS_ENV
+from .server import VoilaServer
 
-__all__ = ["APPS", "APPS_DIR", "BUILD_DIR", "TEMPLATE_ROOT", "app_source", "build_app_notebooks", "voila_command",
-           "free_port", "serve", "run_voila", "add_voila_subcommand"]
+__all__ = ["APPS", "APPS_DIR", "BUILD_DIR", "TEMPLATE_ROOT", "BOOK_HTML", "AppEntry", "app_entries", "app_source",
+           "build_app_notebooks", "voila_command", "free_port", "serve", "run_voila", "add_voila_subcommand",
+           "REFILL_DELAY"]
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Folder of the app notebooks (MyST markdown, in the repository).
@@ -39,7 +57,38 @@ TEMPLATE = "qnn"
 #: The apps: name -> one-line description, from the ``NAME`` and ``DESCRIPTION`` each app module of
 #: :mod:`qnn.apps` declares (:func:`qnn.apps.app_modules`).
 APPS: dict[str, str] = {module.NAME: module.DESCRIPTION for module in app_modules()}
+#: Book page of each app (``book/<page>.md``, built to ``<page>.html``), from the modules' ``BOOK_PAGE``.
+BOOK_PAGES: dict[str, str] = {module.NAME: module.BOOK_PAGE for module in app_modules()}
+#: The built book served under ``/book/`` (``$QNN_BOOK_HTML`` overrides it).
+BOOK_HTML = Path(os.environ.get("QNN_BOOK_HTML", ROOT / "_build" / "html"))
 DEFAULT_PORT = 8866
+#: Seconds Voila waits before replacing a pre-heated kernel that a page took (warming a kernel costs several seconds
+#: of CPU: not while the page just opened computes its first slider moves).
+REFILL_DELAY = 60.0
+
+
+@dataclass(frozen=True)
+class AppEntry:
+    """One line of the list page: the app's ``name``, its ``title`` (the notebook's heading), ``description`` and
+    the book page it belongs to (``book_page``, a page name; ``book_title`` its heading)."""
+
+    name: str
+    title: str
+    description: str
+    book_page: str
+    book_title: str
+
+
+def _heading(path: Path) -> str:
+    match = re.search(r"^# (.+)$", path.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    return match.group(1).strip() if match else path.stem.replace("_", " ")
+
+
+def app_entries(source_dir: Path = APPS_DIR) -> list[AppEntry]:
+    """The apps as the list page shows them, in the order of :data:`APPS`."""
+    return [AppEntry(name=name, title=_heading(app_source(name, source_dir)), description=description,
+                     book_page=BOOK_PAGES[name], book_title=_heading(ROOT / "book" / f"{BOOK_PAGES[name]}.md"))
+            for name, description in APPS.items()]
 
 
 def app_source(name: str, source_dir: Path = APPS_DIR) -> Path:
@@ -105,21 +154,57 @@ def _port_is_free(port: int, host: str = "127.0.0.1") -> bool:
         return True
 
 
-def voila_command(target: Path, port: int, *, open_browser: bool = False, show_tracebacks: bool = False) -> list[str]:
+def voila_command(target: Path, port: int, *, open_browser: bool = False, show_tracebacks: bool = False,
+                  preheat: bool = True, refill_delay: float = REFILL_DELAY) -> list[str]:
     """The command line that serves ``target`` (a notebook or a folder) with Voila on 127.0.0.1:``port``.
 
-    It runs Voila through :func:`run_voila` (``python -m qnn.apps.launcher``) with the book's template;
-    ``show_tracebacks``
-    shows the traceback of a failing cell in the page (default: Voila's generic error message only).
+    It runs Voila through :func:`run_voila` (``python -m qnn.apps.launcher``) with the book's template and the
+    classic (template-rendered) list page; ``show_tracebacks`` shows the traceback of a failing cell in the page
+    (default: Voila's generic error message only); ``preheat`` keeps one pre-heated kernel per notebook, replaced
+    ``refill_delay`` seconds after a page took it.
     """
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         raise ValueError(f"port must be an integer in [1, 65535], got {port!r}")
+    if not (isinstance(refill_delay, (int, float)) and 0 <= refill_delay < float("inf")):
+        raise ValueError(f"refill_delay must be a number of seconds in [0, inf), got {refill_delay!r}")
     command = [sys.executable, "-m", "qnn.apps.launcher", str(target), f"--port={port}", "--Voila.ip=127.0.0.1",
                f"--template={TEMPLATE}", f"--show_tracebacks={bool(show_tracebacks)}",
-               "--VoilaConfiguration.extension_denylist=jupyterlab-jupytext"]
+               "--VoilaConfiguration.extension_denylist=jupyterlab-jupytext", "--classic_tree=True"]
+    if preheat:
+        command += ["--preheat_kernel=True", "--pool_size=1", f"--VoilaKernelManager.fill_delay={float(refill_delay)}"]
     if not open_browser:
         command.append("--no-browser")
     return command
+
+
+#: Path under which the launcher's Voila serves plotly's widget code (see :func:`qnn.apps.base.figure_widget`).
+WIDGET_JS_PATH = "/qnn-static/widgetbundle.js"
+
+
+def _book_voila_class():
+    """Voila's application with the list of apps for the list page, the built book under ``/book/`` and plotly's
+    widget code under :data:`WIDGET_JS_PATH` (its URL given to the kernels in ``$QNN_APPS_WIDGET_JS``)."""
+    import plotly
+    import tornado.web
+    from jupyter_server.utils import url_path_join
+    from voila.app import Voila
+
+    class BookVoila(Voila):
+        def init_settings(self):
+            os.environ[WIDGET_JS_ENV] = f"http://127.0.0.1:{self.port}{WIDGET_JS_PATH}"   # for every kernel below
+            settings = super().init_settings()
+            settings["voila_jinja2_env"].globals.update(
+                qnn_apps=app_entries(), qnn_book_built=(BOOK_HTML / "index.html").exists())
+            return settings
+
+        def init_handlers(self):
+            book = (url_path_join(self.server_url, r"/book/(.*)"), tornado.web.StaticFileHandler,
+                    {"path": str(BOOK_HTML), "default_filename": "index.html"})
+            widget_js = (url_path_join(self.server_url, WIDGET_JS_PATH.rsplit("/", 1)[0], r"(widgetbundle\.js)"),
+                         tornado.web.StaticFileHandler, {"path": str(Path(plotly.__file__).parent / "package_data")})
+            return [book, widget_js, *super().init_handlers()]
+
+    return BookVoila
 
 
 def run_voila(argv: Sequence[str]) -> int:
@@ -127,15 +212,26 @@ def run_voila(argv: Sequence[str]) -> int:
     ``JUPYTER_PATH`` (so that ``--template=qnn`` is found); what ``python -m qnn.apps.launcher ARGS`` does."""
     paths = [str(TEMPLATE_ROOT), *filter(None, os.environ.get("JUPYTER_PATH", "").split(os.pathsep))]
     os.environ["JUPYTER_PATH"] = os.pathsep.join(paths)
-    from voila.app import main
-
     sys.argv = ["voila", *argv]
-    return int(main() or 0)
+    return int(_book_voila_class().launch_instance() or 0)
+
+
+class _Stop(Exception):
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_stop(signum: int, _frame: object) -> None:
+    raise _Stop(signum)
 
 
 def serve(app: str | None = None, *, port: int = DEFAULT_PORT, open_browser: bool = False,
-          show_tracebacks: bool = False) -> int:
-    """Convert the notebooks and run Voila in the foreground until Ctrl-C; returns Voila's exit status.
+          show_tracebacks: bool = False, preheat: bool = True) -> int:
+    """Convert the notebooks and run Voila in the foreground until SIGINT (Ctrl-C) or SIGTERM.
+
+    Either signal stops Voila and every kernel it started (:meth:`~qnn.apps.server.VoilaServer.stop`); the return
+    value is then ``128 + signal number`` (130 for Ctrl-C), else Voila's exit status.
 
     Parameters
     ----------
@@ -147,6 +243,8 @@ def serve(app: str | None = None, *, port: int = DEFAULT_PORT, open_browser: boo
         Let Voila open the system's browser.
     show_tracebacks : bool
         Show the traceback of a failing cell in the page (for debugging an app).
+    preheat : bool
+        Keep a pre-heated kernel per app (its first figure computed before a page asks for it).
     """
     if app is not None and app not in APPS:
         raise ValueError(f"app must be one of {sorted(APPS)}, got {app!r}")
@@ -157,13 +255,31 @@ def serve(app: str | None = None, *, port: int = DEFAULT_PORT, open_browser: boo
     if not _port_is_free(port):
         raise ValueError(f"port {port} on 127.0.0.1 is in use: choose another with --port (0 picks a free one)")
     target = notebooks[0] if app else BUILD_DIR
-    print(f"Serving {'app ' + app if app else 'the apps'} at http://127.0.0.1:{port}/ (Ctrl-C to stop; "
-          f"the first page takes ~30 s to start its kernel)", flush=True)
+    server = VoilaServer(voila_command(target, port, open_browser=open_browser, show_tracebacks=show_tracebacks,
+                                       preheat=preheat), ROOT)
+    previous = {signum: signal.signal(signum, _raise_stop) for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
-        command = voila_command(target, port, open_browser=open_browser, show_tracebacks=show_tracebacks)
-        return subprocess.call(command, cwd=ROOT)
-    except KeyboardInterrupt:
-        return 130
+        server.start()
+        print(f"Serving {'app ' + app if app else 'the apps'} at http://127.0.0.1:{port}/ (Ctrl-C to stop); "
+              f"{'warming one kernel per app' if preheat else 'each page starts its kernel (~30 s)'}", flush=True)
+        announced: set[str] = set()
+        while server.poll() is None:
+            server.remember_processes()
+            for record in server.ready():
+                if record["preheated"] and record["app"] not in announced:
+                    announced.add(record["app"])
+                    print(f"  {record['app']}: ready (pre-heated kernel, first figure computed)", flush=True)
+            time.sleep(0.5)
+        return server.stop()
+    except _Stop as stop:
+        for signum in previous:               # a second signal must not interrupt the clean stop
+            signal.signal(signum, signal.SIG_IGN)
+        print(f"Stopping Voila and its kernels ({signal.Signals(stop.signum).name})…", flush=True)
+        server.stop()
+        return 128 + stop.signum
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _voila(args: argparse.Namespace) -> int:
@@ -172,14 +288,16 @@ def _voila(args: argparse.Namespace) -> int:
             print(f"{name:<16} {description}")
         return 0
     try:
-        return serve(args.app, port=args.port, open_browser=args.browser, show_tracebacks=args.show_tracebacks)
+        return serve(args.app, port=args.port, open_browser=args.browser, show_tracebacks=args.show_tracebacks,
+                     preheat=not args.no_preheat)
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
 
 def add_voila_subcommand(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``voila [APP] [--port P] [--browser] [--list] [--show-tracebacks]`` to the ``python -m qnn`` command line."""
+    """Add ``voila [APP] [--port P] [--browser] [--list] [--show-tracebacks] [--no-preheat]`` to the
+    ``python -m qnn`` command line."""
     parser = subparsers.add_parser(
         "voila", help="start the interactive Voila apps on 127.0.0.1",
         description="Convert the app notebooks (apps/*.md) and serve them with Voila on 127.0.0.1. "
@@ -191,6 +309,9 @@ def add_voila_subcommand(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--list", action="store_true", help="list the apps and exit")
     parser.add_argument("--show-tracebacks", action="store_true",
                         help="show the traceback of a failing cell in the page (default: hidden; for debugging)")
+    parser.add_argument("--no-preheat", action="store_true",
+                        help="start each page's kernel when the page is opened (default: one pre-heated kernel per "
+                             "app, its first figure computed in advance)")
     parser.set_defaults(handler=_voila)
 
 

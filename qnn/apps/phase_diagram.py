@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from .. import plotting
 from ..longtime import thresholds
 from ..conventions import check_int, check_positive
-from .base import App, float_slider, log_slider
+from .base import App, figure_widget, float_slider, log_slider
 from .point import PointInspection, inspect_point
 from .threshold_lines import THRESHOLD_STYLE, cannot_recover
 
@@ -26,6 +26,8 @@ __all__ = ["ThresholdCurves", "threshold_curves", "phase_diagram_figure", "Phase
 NAME = "phase_diagram"
 DESCRIPTION = ("recovery-threshold phase diagram (alpha vs kappa) with a point inspector "
                "(fixed point and spectrum of one (kappa, alpha))")
+#: The book page (``book/<BOOK_PAGE>.md``) the app belongs to: the list page links to it.
+BOOK_PAGE = "thresholds"
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ def phase_diagram_figure(curves: ThresholdCurves, inspection: PointInspection | 
                          widget: bool = False, kappa_range: tuple[float, float] = (0.0, 1.1),
                          alpha_range: tuple[float, float] = (0.0, 0.6)) -> go.Figure:
     """Left: thresholds vs kappa (+ the inspected point); right: the estimator spectrum at that point."""
-    fig = plotting.new_figure(["kappa", "eigenvalue"], ["alpha", "density"], rows=1, cols=2, height=480, width=1100,
+    fig = plotting.new_figure(["kappa", "eigenvalue"], ["alpha", "density"], rows=1, cols=2, height=480,
                               subplot_titles=["recovery thresholds", "spectrum of the estimator Ŝ"])
     fig.update_xaxes(range=list(kappa_range), row=1, col=1)
     fig.update_yaxes(range=list(alpha_range), row=1, col=1)
@@ -108,15 +110,15 @@ def phase_diagram_figure(curves: ThresholdCurves, inspection: PointInspection | 
                              meta={"kind": "selection"}), row=1, col=1)
     fig.add_trace(plotting.theory_trace(inspection.s if inspection else [], inspection.density if inspection else [],
                                         "density of the non-zero eigenvalues", color_index=4), row=1, col=2)
-    fig.update_layout(legend=dict(orientation="h", y=-0.18))
-    return go.FigureWidget(fig) if widget else fig
+    fig.update_layout(legend=dict(orientation="h", y=-0.18), autosize=True)
+    return figure_widget(fig) if widget else fig
 
 
 class PhaseDiagramApp(App):
     """Phase diagram: ``kappa*`` slider, and an inspector (``kappa``, ``alpha``, ``lambda`` sliders, or a click)."""
 
     def __init__(self, *, kappa_star: float = 0.3, kappa: float = 0.5, alpha: float = 0.3, lam: float = 0.01,
-                 delay: float = 0.1):
+                 delay: float = 0.05):
         import ipywidgets as widgets
 
         super().__init__(delay)
@@ -132,10 +134,8 @@ class PhaseDiagramApp(App):
         self.figure.data[5].on_click(self._on_click)
         for control in (self.kappa_star, self.kappa, self.alpha, self.lam):
             control.observe(self.schedule, names="value")
-        self.widget = widgets.VBox([widgets.HBox([widgets.VBox([self.kappa_star, self.lam]),
-                                                  widgets.VBox([self.kappa, self.alpha])]),
-                                    self.busy, self.status, self.figure, self.info])
-        self.widget.add_class("qnn-app")
+        self.widget = self.box([widgets.HBox([self.kappa_star, self.lam, self.kappa, self.alpha]),
+                                self.busy, self.status, self.figure, self.info])
         self.refresh()
 
     def _on_click(self, trace, points, selector) -> None:

@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from .. import plotting
 from ..conventions import Setting, check_int, check_positive
 from ..simulation.gradient_flow import train_to_convergence
-from .base import App, float_slider, log_slider
+from .base import App, figure_widget, float_slider, log_slider
 from .point import PointInspection, inspect_point
 
 __all__ = ["TrainedSpectrum", "trained_spectrum", "spectrum_figure", "SpectrumApp"]
@@ -23,6 +23,8 @@ __all__ = ["TrainedSpectrum", "trained_spectrum", "spectrum_figure", "SpectrumAp
 #: Launcher entry (:mod:`qnn.apps.launcher`): the app's name (its notebook is ``apps/<NAME>.md``) and description.
 NAME = "spectrum"
 DESCRIPTION = "spectral density of a freshly trained estimator against the theory as alpha, lambda, kappa move"
+#: The book page (``book/<BOOK_PAGE>.md``) the app belongs to: the list page links to it.
+BOOK_PAGE = "spectrum"
 
 
 @dataclass(frozen=True)
@@ -84,22 +86,22 @@ def trained_spectrum(setting: Setting, d: int = 30, *, reps: int = 2, seed: int 
 def spectrum_figure(inspection: PointInspection | None, trained: TrainedSpectrum | None = None, *,
                     widget: bool = False) -> go.Figure:
     """Histogram of the trained eigenvalues (non-zero part, density) against the theory density."""
-    fig = plotting.new_figure("eigenvalue", "density", height=440, width=800)
+    fig = plotting.new_figure("eigenvalue", "density", height=440)
     fig.add_trace(go.Histogram(x=trained.eigenvalues if trained else [], histnorm="probability density",
                                nbinsx=30, name="trained network (non-zero eigenvalues)",
                                marker=dict(color="rgba(31,119,180,0.45)", line=dict(color="#1f77b4", width=1)),
                                meta={"kind": "simulation"}))
     fig.add_trace(plotting.theory_trace(inspection.s if inspection else [], inspection.density if inspection else [],
                                         "theory ρ_ξ(s + q)/κ_min", color_index=3))
-    fig.update_layout(legend=dict(x=0.55, y=0.98), bargap=0.02)
-    return go.FigureWidget(fig) if widget else fig
+    fig.update_layout(legend=dict(x=0.55, y=0.98), bargap=0.02, autosize=True)
+    return figure_widget(fig) if widget else fig
 
 
 class SpectrumApp(App):
     """Spectral-density explorer: sliders ``alpha, lambda, kappa, kappa*``, network size ``d``, auto-training."""
 
     def __init__(self, *, alpha: float = 0.4, lam: float = 0.05, kappa: float = 0.7, kappa_star: float = 0.5,
-                 d: int = 30, auto_train: bool = True, delay: float = 0.1):
+                 d: int = 30, auto_train: bool = True, delay: float = 0.05):
         import ipywidgets as widgets
 
         super().__init__(delay)
@@ -118,16 +120,16 @@ class SpectrumApp(App):
         self.inspection: PointInspection | None = inspect_point(kappa, kappa_star, alpha, lam)
         self.trained: TrainedSpectrum | None = None
         self._generation = 0
+        self._train_lock = threading.Lock()
         self._training_allowed = False   # the first refresh draws the theory only; training starts afterwards
         self.figure = spectrum_figure(self.inspection, None, widget=True)
         for control in (self.alpha, self.lam, self.kappa, self.kappa_star, self.d):
             control.observe(self.schedule, names="value")
         self.train_button.on_click(lambda *_: threading.Thread(target=self.train, daemon=True).start())
-        self.widget = widgets.VBox([
-            widgets.HBox([widgets.VBox([self.alpha, self.lam]), widgets.VBox([self.kappa, self.kappa_star])]),
+        self.widget = self.box([
+            widgets.HBox([self.alpha, self.lam, self.kappa, self.kappa_star]),
             widgets.HBox([self.d, self.auto_train, self.train_button, self.progress]),
             self.busy, self.status, self.figure, self.info])
-        self.widget.add_class("qnn-app")
         self.refresh()
         self._training_allowed = True
         if auto_train and delay > 0:     # first histogram in the background: the page shows up at once
@@ -154,7 +156,10 @@ class SpectrumApp(App):
         self._describe()
         messages: list[tuple[str, str]] = []
         if self.auto_train.value and self._training_allowed:
-            self._train(self._generation)
+            if self._debounced.delay > 0:     # in the background: a slider move never waits for a training
+                threading.Thread(target=self.train, daemon=True).start()
+            else:
+                self.train()
             if self.trained is not None and not self.trained.converged.all():
                 messages.append(("warning", "some trainings stopped before the tolerance (see the histogram)."))
         elif not self.auto_train.value:
@@ -175,9 +180,12 @@ class SpectrumApp(App):
         self.info.value = text
 
     def train(self) -> None:
-        """Train at the current parameters (in the caller's thread, never concurrently with a refresh)."""
-        with self._debounced.lock:
-            self._train(self._generation)
+        """Train at the current parameters (in the caller's thread; one training at a time: a training started
+        for older parameters stops after its current network, see :meth:`schedule`)."""
+        generation = self._generation
+        with self._train_lock:
+            if generation == self._generation:
+                self._train(generation)
 
     def _train(self, generation: int) -> None:
         setting = self.setting()

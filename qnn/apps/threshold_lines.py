@@ -10,6 +10,7 @@ from functools import lru_cache
 from .. import plotting
 from ..longtime import thresholds
 from ..conventions import check_nonnegative, check_positive
+from .curves import noisy_alpha_inter
 
 __all__ = ["THRESHOLD_STYLE", "THRESHOLD_LABEL", "cannot_recover", "threshold_values"]
 
@@ -54,7 +55,9 @@ def threshold_values(kappa: float, kappa_star: float, noise: float = 0.0) -> dic
 
 @lru_cache(maxsize=256)
 def _noisy_alpha_inter(kappa: float, kappa_star: float, noise: float) -> float:
+    """:func:`qnn.longtime.thresholds.alpha_inter` at ``noise > 0`` on batched laws kept across slider moves
+    (:func:`qnn.apps.curves.noisy_alpha_inter`, same value within the theory tolerance); NaN where it has none."""
     try:
-        return float(thresholds.alpha_inter(kappa, kappa_star, noise))
+        return noisy_alpha_inter(kappa, kappa_star, noise)
     except (ValueError, ArithmeticError, RuntimeError):
         return math.nan
