@@ -13,13 +13,22 @@ import pytest
 
 from qnn import plotting
 
+plotting.core.use_notebook_renderer()   # the book's offline renderer, as plotting.show installs it on first use
+
 
 def _rows(fig):
     return list(csv.DictReader(io.StringIO(plotting.figure_csv(fig))))
 
 
-def test_renderer_is_notebook():
+def test_show_selects_the_offline_notebook_renderer(monkeypatch):
+    """plotting.show makes the offline notebook renderer the default (importing qnn.plotting does not: activating
+    it imports nbformat/jsonschema, seconds of start-up for a Voila app that never calls show)."""
+    monkeypatch.setattr(pio.renderers, "default", "json")
+    monkeypatch.setattr(go.Figure, "show", lambda self, *a, **k: None)
+    monkeypatch.setattr("IPython.display.display", lambda *a, **k: None)
+    plotting.show(plotting.new_figure("alpha", "mse"))
     assert pio.renderers.default == "notebook"
+    assert type(pio.renderers["notebook"]).__name__ == "_OfflineNotebookRenderer"
 
 
 def test_simulation_markers_are_mean_and_two_population_std():

@@ -16,6 +16,8 @@ from qnn import plotting
 
 from qnn.plotting import style as figstyle
 
+plotting.core.use_notebook_renderer()   # the book's offline renderer, as plotting.show installs it on first use
+
 
 def test_toolbar_has_no_upload_button_and_png_is_named_and_scaled():
     config = figstyle.figure_config("figure6.csv")

@@ -28,6 +28,8 @@ EXT = ROOT / "book" / "_ext"
 sys.path.insert(0, str(EXT))
 import qnn_site  # noqa: E402  (the book's Sphinx extension, not a package module)
 
+plotting.core.use_notebook_renderer()   # the book's offline renderer, as plotting.show installs it on first use
+
 BUNDLE_BUDGET = 1.6e6  # bytes of the served plotly.js
 
 

@@ -24,7 +24,7 @@ Helpers
 :func:`csv_download_link`       an offline ``<a download href="data:text/csv;base64,...">`` link to that CSV.
 :func:`show`                    display a figure + caption + CSV link in a notebook / book page.
 
-Importing this module sets ``plotly.io.renderers.default = "notebook"``: under myst-nb (the book) and Voila
+:func:`show` sets ``plotly.io.renderers.default = "notebook"`` (once, on first use): under myst-nb (the book) and Voila
 the default plotly 7 renderer emits a mime type they cannot display; the ``notebook`` renderer inlines
 plotly.js once per page and works offline. The ``notebook`` renderer is replaced by a subclass that drops the
 MathJax CDN script plotly adds to every figure (the book serves its own MathJax; see book/_ext).
@@ -68,9 +68,8 @@ class _OfflineNotebookRenderer(NotebookRenderer):
     With ``QNN_PLOTLYJS=external`` in the environment (set by the book's Sphinx extension book/_ext/qnn_site.py
     for the kernels that execute the pages) plotly.js is not inlined at all: the site loads it once from its
     static files. Everywhere else (Voila apps, a plain notebook) it is inlined once per notebook, as plotly does.
-    In the book each figure is also trimmed by :func:`qnn.plotting.embedding.embed_figure` (one shared template per
-    page,
-    numbers at the precision the data carry).
+    In the book each figure is also trimmed by :func:`qnn.plotting.embedding.embed_figure` (one shared template
+    per page, numbers at the precision the data carry).
     """
 
     def activate(self) -> None:
@@ -89,9 +88,15 @@ class _OfflineNotebookRenderer(NotebookRenderer):
         return bundle
 
 
-pio.renderers["notebook"] = _OfflineNotebookRenderer(config={**(pio.renderers["notebook"].config or {}),
-                                                             **PLOTLY_CONFIG})
-pio.renderers.default = "notebook"
+def use_notebook_renderer() -> None:
+    """Register the offline ``notebook`` renderer and make it plotly's default (done by :func:`show`, not at import:
+    touching plotly's renderer registry imports nbformat and jsonschema, seconds of start-up that a Voila app, which
+    draws through a FigureWidget, never needs)."""
+    if not isinstance(pio.renderers["notebook"], _OfflineNotebookRenderer):
+        pio.renderers["notebook"] = _OfflineNotebookRenderer(config={**(pio.renderers["notebook"].config or {}),
+                                                                     **PLOTLY_CONFIG})
+    if pio.renderers.default != "notebook":
+        pio.renderers.default = "notebook"
 
 #: matplotlib tab10: C0 blue, C1 orange, C2 green, ... (the paper's default colour cycle).
 PALETTE: tuple[str, ...] = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
@@ -579,6 +584,7 @@ def show(fig: go.Figure, *, caption_text: str | None = None, csv_name: str | Non
 
     from . import captions
 
+    use_notebook_renderer()
     finish(fig)  # the figure layer: decade labels on log axes (qnn.plotting.style)
     fig.show(config=figure_config(csv_name or None))
     pieces = [captions.caption_html(caption_text), captions.details_html(details, fig)]
