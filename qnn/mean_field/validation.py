@@ -19,8 +19,8 @@ is cached under ``.cache/dmft``, DMFT solves also per sweep; Ctrl-C and rerun to
 
     .venv/bin/python -m qnn.mean_field.validation --jobs 2        # add --quick for a small smoke run
 
-``--phase sims`` and ``--phase dmft`` run only one half (e.g. in two background processes); ``--seeds completed``
-builds the comparison from the DMFT seeds a ``--phase dmft`` run has finished.
+``--phase sims`` and ``--phase dmft`` run only one half (e.g. in two background processes); ``--completed`` builds
+the comparison from what those runs finished (the design's stopping rule).
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ import argparse
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -361,18 +361,24 @@ def acceptance_table(comparisons: list[Comparison], times: tuple[float, ...] = (
 
 
 def _ledger_path(cache_dir: Path) -> Path:
-    return Path(cache_dir) / "dmft_seeds_done.json"
+    return Path(cache_dir) / "completed.json"
 
 
-def completed_seeds(cache_dir: str | Path = CACHE_DIR) -> dict[str, int]:
-    """How many of the design's DMFT seeds (a prefix) each setting has solved, as recorded by ``--phase dmft``."""
+def completed(cache_dir: str | Path = CACHE_DIR) -> dict:
+    """What the background phases have finished: ``{"dmft": {name: seeds}, "sims": {name: {d: runs}}}`` (prefixes
+    of the design's seeds and runs), as recorded by ``--phase dmft`` and ``--phase sims``."""
     path = _ledger_path(Path(cache_dir))
-    return json.loads(path.read_text()) if path.exists() else {}
+    return json.loads(path.read_text()) if path.exists() else {"dmft": {}, "sims": {}}
 
 
-def _record_seeds(cache_dir: Path, name: str, count: int) -> None:
-    done = completed_seeds(cache_dir)
-    done[name] = max(count, done.get(name, 0))
+def _record(cache_dir: Path, kind: str, name: str, count: int, d: int | None = None) -> None:
+    done = completed(cache_dir)
+    entry = done.setdefault(kind, {})
+    if d is None:
+        entry[name] = max(count, entry.get(name, 0))
+    else:
+        sizes = entry.setdefault(name, {})
+        sizes[str(d)] = max(count, sizes.get(str(d), 0))
     path = _ledger_path(cache_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -383,13 +389,46 @@ def _record_seeds(cache_dir: Path, name: str, count: int) -> None:
 def run_dmft_round_robin(names: str, design: ValidationDesign = DESIGN, *, cache_dir: Path = CACHE_DIR,
                          n_jobs: int = 1, progress: bool = True) -> None:
     """The design's DMFT solves, seed-major (seed k of every setting before seed k + 1), so that stopping at any
-    time leaves every setting with a prefix of its seeds; each finished prefix is recorded (:func:`completed_seeds`)."""
+    time leaves every setting with a prefix of its seeds; each finished prefix is recorded (:func:`completed`)."""
     for k in range(len(design.dmft_seeds)):
         for name in names:
             dmft_solves(SETTINGS[name], design, design.dmft_seeds[:k + 1], cache_dir=cache_dir, n_jobs=n_jobs,
                         progress=progress)
-            _record_seeds(cache_dir, name, k + 1)
+            _record(cache_dir, "dmft", name, k + 1)
             print(f"DMFT {name}: seeds 0..{k} done", flush=True)
+
+
+def run_simulations_size_major(names: str, design: ValidationDesign = DESIGN, *, cache_dir: Path = CACHE_DIR,
+                               n_jobs: int = 1, progress: bool = True, chunk: int = 8) -> None:
+    """The design's simulation runs, size-major (every setting at the smallest ``d`` first) in chunks of
+    ``chunk`` runs, each finished prefix recorded (:func:`completed`)."""
+    t = design.record_times()
+    for d, reps in zip(design.d_values, design.reps):
+        for name in names:
+            for upto in range(min(chunk, reps), reps + chunk, chunk):
+                upto = min(upto, reps)
+                simulate(SETTINGS[name], d, design.t_max, reps=upto, seed=design.sim_seed, features="goe", times=t,
+                         population_control=True, n_jobs=n_jobs, progress=progress,
+                         cache_dir=str(Path(cache_dir) / "sim"))
+                _record(cache_dir, "sims", name, upto, d)
+                if upto == reps:
+                    break
+            print(f"simulations {name}, d = {d}: {reps} runs done", flush=True)
+
+
+def completed_design(name: str, design: ValidationDesign = DESIGN, cache_dir: Path = CACHE_DIR,
+                     min_runs: int = 8) -> ValidationDesign:
+    """The design cut to what finished (the design's stopping rule): per setting the finished prefix of DMFT
+    seeds, and the sizes with at least ``min_runs`` finished runs (their finished prefix)."""
+    done = completed(cache_dir)
+    sims = done.get("sims", {}).get(name, {})
+    sizes = [(d, min(sims.get(str(d), 0), r)) for d, r in zip(design.d_values, design.reps)]
+    sizes = [(d, r) for d, r in sizes if r >= min(min_runs, min(design.reps))]
+    seeds = design.dmft_seeds[:done.get("dmft", {}).get(name, 0)]
+    if len(sizes) < 2 or not seeds:
+        raise ValueError(f"setting {name}: too little finished for a comparison (sizes {sizes}, seeds {seeds}); run "
+                         f"--phase sims and --phase dmft")
+    return replace(design, d_values=tuple(d for d, _ in sizes), reps=tuple(r for _, r in sizes), dmft_seeds=seeds)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -399,9 +438,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--phase", choices=("all", "sims", "dmft"), default="all",
                         help="sims: only the simulations; dmft: only the DMFT solves (round-robin over settings); "
                              "all: everything missing, then the comparison files in book/data/dmft")
-    parser.add_argument("--seeds", default="all",
-                        help="'all': the design's DMFT seeds; 'completed': per setting, the seeds a --phase dmft run "
-                             "finished (the design's stopping rule)")
+    parser.add_argument("--completed", action="store_true",
+                        help="compare only what --phase sims / --phase dmft runs finished (the design's stopping "
+                             "rule): per setting a prefix of the DMFT seeds and of the runs at each size")
     parser.add_argument("--gaussian", default="", help="settings also simulated with Gaussian-input features")
     parser.add_argument("--quick", action="store_true", help="small smoke run (d = 20, 30; d_eff = 20; t = 3)")
     parser.add_argument("--no-progress", action="store_true")
@@ -417,30 +456,26 @@ def main(argv: list[str] | None = None) -> None:
         cache, out = CACHE_DIR / "quick", None
     opts = {"cache_dir": cache, "n_jobs": args.jobs, "progress": not args.no_progress}
     if args.phase == "sims":
-        for name in args.settings:
-            simulations(SETTINGS[name], design, **opts)
+        run_simulations_size_major(args.settings, design, **opts)
         return
     if args.phase == "dmft":
         run_dmft_round_robin(args.settings, design, **opts)
         return
-    done = completed_seeds(cache)
     rows = []
     for name in args.settings:
         setting = SETTINGS[name]
-        seeds = design.dmft_seeds if args.seeds == "all" else design.dmft_seeds[:done.get(name, 0)]
-        if not seeds:
-            raise ValueError(f"--seeds completed: no finished DMFT seed for setting {name} (run --phase dmft)")
-        comp, theory = compare(name, setting, design, seeds=seeds, **opts)
+        used = design if args.completed is False else completed_design(name, design, cache)
+        comp, theory = compare(name, setting, used, **opts)
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
             comp.save(out / f"comparison_{name}.npz")
             save_curves(theory, out / f"dmft_{name}.npz")
             if setting.noise > 0:
-                atomic_savez(out / f"chi_{name}.npz", **chi_comparison(name, setting, theory, design, cache_dir=cache,
+                atomic_savez(out / f"chi_{name}.npz", **chi_comparison(name, setting, theory, used, cache_dir=cache,
                                                                         n_jobs=args.jobs))
         rows += acceptance_rows(comp, design)
         if name in args.gaussian:
-            gauss, _ = compare(name, setting, design, seeds=seeds, features="gaussian", **opts)
+            gauss, _ = compare(name, setting, used, features="gaussian", **opts)
             if out is not None:
                 gauss.save(out / f"comparison_{name}_gaussian.npz")
     print(acceptance_markdown(rows, design), flush=True)

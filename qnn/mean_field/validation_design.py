@@ -41,9 +41,11 @@ extrapolated value and ``|z| = |sim - dmft| / se <= 2``. Setting B's Loss_train 
 
 **Budget and stopping rule** (fixed in advance, independent of the results). Planned: 3 x 290 + 3 x 380 = 2000
 CPU-s (about 35 CPU-minutes). The machine gives a background job 0.13-0.5 of a core, so not all of it may run.
-The simulations run first, in the order B, A, C; the DMFT seeds run round-robin (seed k of B, A, C, then seed k + 1),
-and the comparison uses, for each setting, the seeds completed at the deadline (a prefix ``0..k-1``); fewer seeds
-only widen the error bars, which the 5% criterion then reports.
+Two background processes: the simulations size-major (d = 40 for B, A, C, then d = 60, then d = 80, in chunks of 8
+runs), the DMFT seeds round-robin (seed k of B, A, C, then seed k + 1). At the deadline (00:35 UTC on the day of the
+run) the comparison uses, for each setting, the finished prefix of the DMFT seeds and of the runs at each size
+(sizes with fewer than 8 finished runs are dropped; ``--completed``). Fewer seeds or runs only widen the error
+bars, which the 5% criterion then reports.
 """
 from __future__ import annotations
 
