@@ -31,6 +31,7 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import joblib
 import numpy as np
 
 from ..conventions import Setting, check_int
@@ -42,7 +43,8 @@ from .process import _child, population_balance
 from ..simulation.network import population_flow_velocity
 from ..simulation.gradient_flow import DEFAULT_ATOL, DEFAULT_RTOL, integrate_flow, simulate
 
-__all__ = ["SETTINGS", "Comparison", "population_mean", "compare", "chi_comparison", "save_curves", "comparison_table",
+__all__ = ["SETTINGS", "Comparison", "population_mean", "compare", "dmft_solves", "simulations", "chi_comparison",
+           "save_curves", "acceptance_rows", "acceptance_markdown", "completed", "completed_design",
            "energy_balance", "extrapolate_in_d", "main"]
 
 #: The three validation settings of issue 4 (the third starts near the saddle W = 0: gamma = 0.1).
@@ -170,6 +172,13 @@ def dmft_solves(setting: Setting, design: ValidationDesign = DESIGN, seeds: tupl
     return solves
 
 
+def _population_mean(cache_dir: str | Path | None):
+    """:func:`population_mean`, memoised in ``cache_dir/pop`` when a cache is given."""
+    if cache_dir is None:
+        return population_mean
+    return joblib.Memory(Path(cache_dir) / "pop", verbose=0).cache(population_mean)
+
+
 def simulations(setting: Setting, design: ValidationDesign = DESIGN, *, features: str = "goe",
                 cache_dir: str | Path | None = CACHE_DIR, n_jobs: int = 1, progress: bool = True) -> dict:
     """The design's simulations of one setting at every ``d``: MSE (population control) and Loss_train (plain
@@ -180,7 +189,7 @@ def simulations(setting: Setting, design: ValidationDesign = DESIGN, *, features
         sim = simulate(setting, d, design.t_max, reps=reps, seed=design.sim_seed, features=features, times=t,
                        population_control=True, n_jobs=n_jobs, progress=progress,
                        cache_dir=None if cache_dir is None else str(Path(cache_dir) / "sim"))
-        pop_mean, pop_se = population_mean(setting, d, sim.t, design.pop_reps)
+        pop_mean, pop_se = _population_mean(cache_dir)(setting, d, sim.t, design.pop_reps)
         diff = sim.mse - sim.mse_pop
         rows["sim_mse"].append(diff.mean(axis=0) + pop_mean)
         rows["sim_mse_se"].append(np.sqrt(diff.var(axis=0, ddof=1) / reps + pop_se ** 2))
@@ -321,45 +330,6 @@ def extrapolate_in_d(d: np.ndarray, y: np.ndarray, se: np.ndarray) -> tuple[np.n
     return out, err
 
 
-def comparison_table(comparisons: list[Comparison]) -> str:
-    """Markdown table: per setting and d, the largest |z| over record times for MSE and Loss_train, and the
-    relative gaps at the last time."""
-    lines = ["| setting | d | max abs z (MSE) | max abs z (Loss) | MSE sim / DMFT at t_max "
-             "| Loss sim / DMFT at t_max |", "|---|---|---|---|---|---|"]
-    for c in comparisons:
-        s = c.setting
-        label = (f"{c.name} ({c.features}): α={s.alpha:g}, κ={s.kappa:g}, κ*={s.kappa_star:g}, λ={s.lam:g}, "
-                 f"Δ={s.noise:g}, γ={s.gamma:g}")
-        for k, d in enumerate(c.d):
-            lines.append(f"| {label} | {d} | {np.max(np.abs(c.z_mse[k])):.2f} | {np.max(np.abs(c.z_loss[k])):.2f} | "
-                         f"{c.sim_mse[k, -1]:.4f} ± {c.sim_mse_se[k, -1]:.4f} / {c.dmft_mse[-1]:.4f} ± "
-                         f"{c.dmft_mse_se[-1]:.4f} | {c.sim_loss[k, -1]:.4f} ± {c.sim_loss_se[k, -1]:.4f} / "
-                         f"{c.dmft_loss[-1]:.4f}"
-                         + ("" if c.dmft_loss_se is None else f" ± {c.dmft_loss_se[-1]:.4f}") + " |")
-    return "\n".join(lines)
-
-
-def acceptance_table(comparisons: list[Comparison], times: tuple[float, ...] = (5.0, 10.0)) -> str:
-    """Markdown table of issue 13's acceptance: the DMFT against the simulations extrapolated to d = infinity at
-    ``times`` (nearest record times), for MSE and Loss_train, with z-scores, relative gaps and the energy-balance
-    Loss_train of the DMFT."""
-    lines = ["| setting | t | quantity | DMFT | simulations, d → ∞ | z | DMFT / sim - 1 | energy balance (DMFT) |",
-             "|---|---|---|---|---|---|---|---|"]
-    for c in comparisons:
-        for x in times:
-            j = int(np.argmin(np.abs(c.t - x)))
-            for metric in ("mse", "loss"):
-                sim, se = c.sim_mse_inf if metric == "mse" else c.sim_loss_inf
-                th = c.dmft_mse if metric == "mse" else c.dmft_loss
-                th_se = c.dmft_mse_se if metric == "mse" else c.dmft_loss_se
-                energy = ("" if metric == "mse" or c.dmft_loss_energy is None else
-                          f"{c.dmft_loss_energy[j]:.5g} ± {c.dmft_loss_energy_se[j]:.2g}")
-                lines.append(f"| {c.name} | {c.t[j]:.3g} | {'MSE' if metric == 'mse' else 'Loss_train'} | "
-                             f"{th[j]:.5g} ± {0.0 if th_se is None else th_se[j]:.2g} | {sim[j]:.5g} ± {se[j]:.2g} | "
-                             f"{c.z_inf(metric)[j]:+.2f} | {th[j] / sim[j] - 1:+.1%} | {energy} |")
-    return "\n".join(lines)
-
-
 def _ledger_path(cache_dir: Path) -> Path:
     return Path(cache_dir) / "completed.json"
 
@@ -407,9 +377,11 @@ def run_simulations_size_major(names: str, design: ValidationDesign = DESIGN, *,
         for name in names:
             for upto in range(min(chunk, reps), reps + chunk, chunk):
                 upto = min(upto, reps)
-                simulate(SETTINGS[name], d, design.t_max, reps=upto, seed=design.sim_seed, features="goe", times=t,
-                         population_control=True, n_jobs=n_jobs, progress=progress,
-                         cache_dir=str(Path(cache_dir) / "sim"))
+                sim = simulate(SETTINGS[name], d, design.t_max, reps=upto, seed=design.sim_seed, features="goe",
+                               times=t, population_control=True, n_jobs=n_jobs, progress=progress,
+                               cache_dir=str(Path(cache_dir) / "sim"))
+                if upto == reps:   # the control variate's population mean at this size, before recording
+                    _population_mean(cache_dir)(SETTINGS[name], d, sim.t, design.pop_reps)
                 _record(cache_dir, "sims", name, upto, d)
                 if upto == reps:
                     break
