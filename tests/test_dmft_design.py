@@ -47,6 +47,13 @@ def test_acceptance_needs_both_precision_and_agreement(dmft_value, dmft_se, expe
     assert comp.accepted("mse") is expected and comp.accepted("loss") is expected
 
 
+def test_acceptance_needs_two_sizes():
+    comp = _comparison(1.0, 0.01, 1.0, 0.01)
+    one = validation.Comparison(**{**comp.__dict__, "d": comp.d[:1], "sim_mse": comp.sim_mse[:1]})
+    with pytest.raises(ValueError, match=">= 2 sizes"):
+        design_module.acceptance_rows(one)
+
+
 def test_acceptance_refuses_a_missing_time():
     comp = _comparison(1.0, 0.01, 1.0, 0.01, t=np.array([0.0, 1.0, 3.0]))
     with pytest.raises(ValueError, match="t = 2"):
@@ -72,6 +79,8 @@ def test_stopping_rule_uses_finished_prefixes(tmp_path):
     assert cut.d_values == (40, 60) and cut.reps == (16, 8) and cut.dmft_seeds == (0, 1)
     with pytest.raises(ValueError, match="too little finished"):
         validation.completed_design("A", design, tmp_path)
+    (tmp_path / "completed.json").write_text(json.dumps({"dmft": {"B": 1}, "sims": {"B": {"40": 16, "60": 4}}}))
+    assert validation.completed_design("B", design, tmp_path).d_values == (40,)   # one size: no extrapolation
 
 
 def test_ledger_keeps_the_longest_prefix(tmp_path):

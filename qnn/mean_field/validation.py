@@ -375,7 +375,10 @@ def run_simulations_size_major(names: str, design: ValidationDesign = DESIGN, *,
     t = design.record_times()
     for d, reps in zip(design.d_values, design.reps):
         for name in names:
-            for upto in range(min(chunk, reps), reps + chunk, chunk):
+            done = completed(cache_dir).get("sims", {}).get(name, {}).get(str(d), 0)
+            if done >= reps:   # finished earlier (its population mean too): nothing to replay
+                continue
+            for upto in range(max(min(chunk, reps), done + chunk), reps + chunk, chunk):
                 upto = min(upto, reps)
                 sim = simulate(SETTINGS[name], d, design.t_max, reps=upto, seed=design.sim_seed, features="goe",
                                times=t, population_control=True, n_jobs=n_jobs, progress=progress,
@@ -391,13 +394,14 @@ def run_simulations_size_major(names: str, design: ValidationDesign = DESIGN, *,
 def completed_design(name: str, design: ValidationDesign = DESIGN, cache_dir: Path = CACHE_DIR,
                      min_runs: int = 8) -> ValidationDesign:
     """The design cut to what finished (the design's stopping rule): per setting the finished prefix of DMFT
-    seeds, and the sizes with at least ``min_runs`` finished runs (their finished prefix)."""
+    seeds, and the sizes with at least ``min_runs`` finished runs (their finished prefix). With one size only the
+    comparison has no ``d -> infinity`` value (:func:`acceptance_rows` needs two)."""
     done = completed(cache_dir)
     sims = done.get("sims", {}).get(name, {})
     sizes = [(d, min(sims.get(str(d), 0), r)) for d, r in zip(design.d_values, design.reps)]
     sizes = [(d, r) for d, r in sizes if r >= min(min_runs, min(design.reps))]
     seeds = design.dmft_seeds[:done.get("dmft", {}).get(name, 0)]
-    if len(sizes) < 2 or not seeds:
+    if not sizes or not seeds:
         raise ValueError(f"setting {name}: too little finished for a comparison (sizes {sizes}, seeds {seeds}); run "
                          f"--phase sims and --phase dmft")
     return replace(design, d_values=tuple(d for d, _ in sizes), reps=tuple(r for _, r in sizes), dmft_seeds=seeds)
@@ -445,7 +449,10 @@ def main(argv: list[str] | None = None) -> None:
             if setting.noise > 0:
                 atomic_savez(out / f"chi_{name}.npz", **chi_comparison(name, setting, theory, used, cache_dir=cache,
                                                                         n_jobs=args.jobs))
-        rows += acceptance_rows(comp, design)
+        if len(comp.d) >= 2:
+            rows += acceptance_rows(comp, design)
+        else:
+            print(f"setting {name}: simulations at one size only (d = {comp.d[0]}), no extrapolation", flush=True)
         if name in args.gaussian:
             gauss, _ = compare(name, setting, used, features="gaussian", **opts)
             if out is not None:

@@ -99,8 +99,8 @@ class ValidationDesign:
     z_max: float = 2.0
 
     def __post_init__(self) -> None:
-        if len(self.d_values) != len(self.reps) or len(self.d_values) < 2:
-            raise ValueError(f"d_values and reps must have the same length >= 2, got {self.d_values}, {self.reps}")
+        if len(self.d_values) != len(self.reps) or len(self.d_values) < 1:
+            raise ValueError(f"d_values and reps must have the same length >= 1, got {self.d_values}, {self.reps}")
         if min(self.reps) < 2 or len(self.dmft_seeds) < 1:
             raise ValueError(f"reps must be >= 2 and dmft_seeds non-empty, got {self.reps}, {self.dmft_seeds}")
 
@@ -157,7 +157,10 @@ class AcceptanceRow:
 
 
 def acceptance_rows(comp, design: ValidationDesign = DESIGN) -> list[AcceptanceRow]:
-    """The acceptance rows of one :class:`~qnn.mean_field.validation.Comparison` at ``design.times``."""
+    """The acceptance rows of one :class:`~qnn.mean_field.validation.Comparison` at ``design.times`` (it needs
+    simulations at two sizes or more, for the extrapolation to ``d = infinity``)."""
+    if len(comp.d) < 2:
+        raise ValueError(f"setting {comp.name}: the acceptance needs simulations at >= 2 sizes, got d = {list(comp.d)}")
     rows = []
     for x in design.times:
         j = int(np.argmin(np.abs(comp.t - x)))
