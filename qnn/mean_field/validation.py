@@ -6,16 +6,21 @@ For a setting and several input dimensions ``d`` this runs averaged gradient-flo
 (the DMFT's own universality class, :func:`qnn.simulate`) and the DMFT (:func:`qnn.dmft`), and compares them at
 the simulation's record times.
 
-Error bars. The simulation MSE uses the population flow (``alpha = infinity``) from the same ``S*`` and ``W(0)``
-as a control variate: ``MSE_cv(t) = mean_r [MSE_r(t) - MSEpop_r(t)] + E_d[MSEpop(t)]``, where ``E_d[MSEpop]`` is
-the mean over ``pop_reps`` independent (cheap) population runs at the same ``d`` with the same integrator. Its
-standard error is ``sqrt(var(MSE - MSEpop)/reps + var(MSEpop)/pop_reps)``. ``Loss_train`` has no control
-(plain mean and standard error). The DMFT has its own sampling error (``DMFTResult.mse_stderr``); the z-score of
-a time point is ``(sim - dmft) / sqrt(se_sim^2 + se_dmft^2)``.
+Design and error bars: :mod:`qnn.mean_field.validation_design` (sizes, runs, seeds and the acceptance test, fixed
+from a pilot of costs and spreads). The simulation MSE uses the population flow (``alpha = infinity``) from the same
+``S*`` and ``W(0)`` as a control variate: ``MSE_cv(t) = mean_r [MSE_r(t) - MSEpop_r(t)] + E_d[MSEpop(t)]``, where
+``E_d[MSEpop]`` is the mean over ``pop_reps`` independent population runs at the same ``d``; ``Loss_train`` is the
+plain mean. Both are extrapolated linearly in ``1/d`` (weighted least squares over the sizes). The DMFT value is
+the mean over independent solves (seeds) and its standard error their spread; the z-score of a time point is
+``(sim - dmft) / sqrt(se_sim^2 + se_dmft^2)``.
 
-Regenerate the book's data (``book/data/dmft/``) with::
+Regenerate the book's data (``book/data/dmft/``) with one command (resumable: every simulation run and DMFT solve
+is cached under ``.cache/dmft``, DMFT solves also per sweep; Ctrl-C and rerun to continue)::
 
-    .venv/bin/python -m qnn.mean_field.validation            # add --quick for a small smoke run
+    .venv/bin/python -m qnn.mean_field.validation --jobs 2        # add --quick for a small smoke run
+
+``--phase sims`` and ``--phase dmft`` run only one half (e.g. in two background processes); ``--completed`` builds
+the comparison from what those runs finished (the design's stopping rule).
 """
 from __future__ import annotations
 
@@ -23,19 +28,23 @@ import argparse
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import joblib
 import numpy as np
 
-from ..conventions import Setting, check_int, check_positive
+from ..conventions import Setting, check_int
 from ..simulation.data import init_student, sample_teacher
 from . import DMFTResult, dmft
+from .result import atomic_savez
+from .validation_design import DESIGN, ValidationDesign, acceptance_markdown, acceptance_rows
 from .process import _child, population_balance
 from ..simulation.network import population_flow_velocity
-from ..simulation.gradient_flow import DEFAULT_ATOL, DEFAULT_RTOL, integrate_flow, record_times, simulate
+from ..simulation.gradient_flow import DEFAULT_ATOL, DEFAULT_RTOL, integrate_flow, simulate
 
-__all__ = ["SETTINGS", "Comparison", "population_mean", "compare", "chi_comparison", "save_curves", "comparison_table",
+__all__ = ["SETTINGS", "Comparison", "population_mean", "compare", "dmft_solves", "simulations", "chi_comparison",
+           "save_curves", "acceptance_rows", "acceptance_markdown", "completed", "completed_design",
            "energy_balance", "extrapolate_in_d", "main"]
 
 #: The three validation settings of issue 4 (the third starts near the saddle W = 0: gamma = 0.1).
@@ -84,7 +93,7 @@ class Comparison:
     setting: Setting
     features: str
     d: np.ndarray
-    reps: int
+    reps: np.ndarray | int
     t: np.ndarray
     sim_mse: np.ndarray
     sim_mse_se: np.ndarray
@@ -98,6 +107,8 @@ class Comparison:
     dmft_loss_se: np.ndarray | None = None
     dmft_loss_energy: np.ndarray | None = None
     dmft_loss_energy_se: np.ndarray | None = None
+    dmft_seeds: int = 1
+    dmft_d_eff: int = 0
 
     @property
     def sim_mse_inf(self) -> tuple[np.ndarray, np.ndarray]:
@@ -116,14 +127,11 @@ class Comparison:
         se_theory = self.dmft_mse_se if metric == "mse" else self.dmft_loss_se
         return (sim - theory) / np.sqrt(se ** 2 + (0.0 if se_theory is None else se_theory) ** 2)
 
-    def accepted(self, metric: str, times: tuple[float, ...] = (5.0, 10.0)) -> bool:
-        """Issue 13's acceptance at ``times``: within 2 combined standard errors of the extrapolated simulations,
-        or within 3% where the errors are smaller."""
-        sim, _ = self.sim_mse_inf if metric == "mse" else self.sim_loss_inf
-        theory = self.dmft_mse if metric == "mse" else self.dmft_loss
-        idx = [int(np.argmin(np.abs(self.t - x))) for x in times]
-        z, rel = np.abs(self.z_inf(metric)[idx]), np.abs(theory[idx] / sim[idx] - 1)
-        return bool(np.all((z < 2.0) | (rel < 0.03)))
+    def accepted(self, metric: str, design: ValidationDesign = DESIGN) -> bool:
+        """The design's acceptance for ``metric`` ("mse" or "loss") at every acceptance time: combined standard
+        error <= ``design.se_target`` of the value and ``|z| <= design.z_max`` (:func:`acceptance_rows`)."""
+        quantity = "MSE" if metric == "mse" else "Loss_train"
+        return all(r.passed(design) for r in acceptance_rows(self, design) if r.quantity == quantity)
 
     @property
     def z_mse(self) -> np.ndarray:
@@ -137,9 +145,10 @@ class Comparison:
 
     def save(self, path: str | Path) -> None:
         arrays = {k: getattr(self, k) for k in self.__dataclass_fields__ if isinstance(getattr(self, k), np.ndarray)}
-        meta = {"name": self.name, "setting": asdict(self.setting), "features": self.features, "reps": self.reps,
-                "dmft_converged": self.dmft_converged, "dmft_seconds": self.dmft_seconds}
-        np.savez_compressed(path, meta=json.dumps(meta), **arrays)
+        meta = {"name": self.name, "setting": asdict(self.setting), "features": self.features,
+                "dmft_converged": self.dmft_converged, "dmft_seconds": self.dmft_seconds,
+                "dmft_seeds": self.dmft_seeds, "dmft_d_eff": self.dmft_d_eff}
+        atomic_savez(path, meta=json.dumps(meta), **arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> Comparison:
@@ -150,45 +159,62 @@ class Comparison:
         return cls(**meta, **arrays)
 
 
-def compare(name: str, setting: Setting, d_values: tuple[int, ...] = (40, 60, 80), *, t_max: float = 10.0,
-            reps: int = 8, pop_reps: int = 64, n_records: int = 25, dmft_kwargs: dict | None = None,
-            cache_dir: str | Path | None = CACHE_DIR, n_jobs: int = 2, progress: bool = True,
-            features: str = "goe", dmft_seeds: tuple[int, ...] = (0, 1, 2)) -> tuple[Comparison, DMFTResult]:
-    """Run (or read from cache) the simulations and the DMFT of one setting and compare them.
-
-    ``features="goe"`` is the DMFT's own universality class; ``"gaussian"`` (the network itself) converges to it
-    as ``d`` grows. The DMFT curve is the mean of independent solves (``dmft_seeds``) and its error is their
-    standard error; the solves after the first are warm-started from the first one's kernels (each converges to
-    its own seed's fixed point, to the stopping tolerance, in about half the sweeps). Returns the comparison and
-    the first solve.
-    """
-    t_max = check_positive("t_max", t_max)
-    reps = check_int("reps", reps, minimum=2)
-    cache = Path(cache_dir) if cache_dir is not None else None
-    kwargs = {"d_eff": 80, "samples": 4, "control_samples": 32, "n_starts": 20, "n_jobs": n_jobs,
-              "progress": progress, **(dmft_kwargs or {})}
-    start = time.perf_counter()
+def dmft_solves(setting: Setting, design: ValidationDesign = DESIGN, seeds: tuple[int, ...] | None = None, *,
+                cache_dir: str | Path | None = CACHE_DIR, n_jobs: int = 1, progress: bool = True) -> list[DMFTResult]:
+    """The design's DMFT solves of one setting (or the first ``seeds``): the first from the population flow, the
+    others warm-started from its kernels (each converges to its own seed's fixed point). Cached per solve."""
+    seeds = design.dmft_seeds if seeds is None else tuple(seeds)
+    cache = None if cache_dir is None else Path(cache_dir) / "theory"
     solves: list[DMFTResult] = []
-    for seed in dmft_seeds:
-        solves.append(dmft(setting, t_max, seed=seed, warm_start=solves[0] if solves else None,
-                           cache_dir=None if cache is None else cache / "theory", **kwargs))
-    seconds = (time.perf_counter() - start) / len(dmft_seeds)
-    theory = solves[0]
-    t = record_times(t_max, n_records, t_first=0.05)
+    for seed in seeds:
+        solves.append(dmft(setting, design.t_max, seed=seed, warm_start=solves[0] if solves else None,
+                           cache_dir=cache, n_jobs=n_jobs, progress=progress, **design.dmft_kwargs()))
+    return solves
+
+
+def _population_mean(cache_dir: str | Path | None):
+    """:func:`population_mean`, memoised in ``cache_dir/pop`` when a cache is given."""
+    if cache_dir is None:
+        return population_mean
+    return joblib.Memory(Path(cache_dir) / "pop", verbose=0).cache(population_mean)
+
+
+def simulations(setting: Setting, design: ValidationDesign = DESIGN, *, features: str = "goe",
+                cache_dir: str | Path | None = CACHE_DIR, n_jobs: int = 1, progress: bool = True) -> dict:
+    """The design's simulations of one setting at every ``d``: MSE (population control) and Loss_train (plain
+    mean), with standard errors, at ``design.record_times()``. Cached per run (resumable)."""
+    t = design.record_times()
     rows: dict[str, list] = {k: [] for k in ("sim_mse", "sim_mse_se", "sim_loss", "sim_loss_se")}
-    for d in d_values:
-        sim = simulate(setting, d, t_max, reps=reps, seed=2026, features=features, times=t, population_control=True,
-                       n_jobs=n_jobs, progress=progress,
-                       cache_dir=None if cache is None else str(cache / "sim"))
-        pop_mean, pop_se = population_mean(setting, d, t, pop_reps)
+    for d, reps in zip(design.d_values, design.reps):
+        sim = simulate(setting, d, design.t_max, reps=reps, seed=design.sim_seed, features=features, times=t,
+                       population_control=True, n_jobs=n_jobs, progress=progress,
+                       cache_dir=None if cache_dir is None else str(Path(cache_dir) / "sim"))
+        pop_mean, pop_se = _population_mean(cache_dir)(setting, d, sim.t, design.pop_reps)
         diff = sim.mse - sim.mse_pop
         rows["sim_mse"].append(diff.mean(axis=0) + pop_mean)
         rows["sim_mse_se"].append(np.sqrt(diff.var(axis=0, ddof=1) / reps + pop_se ** 2))
         rows["sim_loss"].append(sim.loss.mean(axis=0))
         rows["sim_loss_se"].append(sim.loss.std(axis=0, ddof=1) / math.sqrt(reps))
+    return {"t": sim.t, **{k: np.array(v) for k, v in rows.items()}}
+
+
+def compare(name: str, setting: Setting, design: ValidationDesign = DESIGN, *, seeds: tuple[int, ...] | None = None,
+            features: str = "goe", cache_dir: str | Path | None = CACHE_DIR, n_jobs: int = 1,
+            progress: bool = True) -> tuple[Comparison, DMFTResult]:
+    """Run (or read from cache) the design's simulations and DMFT solves of one setting and compare them.
+
+    ``features="goe"`` is the DMFT's own universality class; ``"gaussian"`` (the network itself) converges to it
+    as ``d`` grows. The DMFT curve is the mean of the independent solves (``seeds``, default the design's) and its
+    error is their standard error (the spread of one solve's samples underestimates it: the kernels' noise
+    propagates through the self-consistency). Returns the comparison and the first solve.
+    """
+    start = time.perf_counter()
+    solves = dmft_solves(setting, design, seeds, cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
+    seconds = (time.perf_counter() - start) / len(solves)
+    theory = solves[0]
+    sims = simulations(setting, design, features=features, cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
+    t = sims.pop("t")
     interp = lambda y: np.interp(t, theory.t, y)  # noqa: E731
-    # independent solves (seeds): their spread is the honest error of the DMFT curve -- at late times it is
-    # several times the within-solve sampling error (the kernels' noise propagates through the self-consistency)
     mse_runs = np.array([interp(r.mse) for r in solves])
     loss_runs = np.array([interp(r.loss) for r in solves])
     if len(solves) > 1:
@@ -197,19 +223,18 @@ def compare(name: str, setting: Setting, d_values: tuple[int, ...] = (40, 60, 80
     else:
         mse_se, loss_se = interp(theory.mse_stderr), interp(theory.loss_stderr)
     energy = np.array([interp(energy_balance(r)[0]) for r in solves])
-    comp = Comparison(name=name, setting=setting, features=features, d=np.array(d_values), reps=reps, t=t,
-                      **{k: np.array(v) for k, v in rows.items()},
-                      dmft_mse=mse_runs.mean(axis=0), dmft_mse_se=mse_se,
+    comp = Comparison(name=name, setting=setting, features=features, d=np.array(design.d_values),
+                      reps=np.array(design.reps), t=t, **sims, dmft_mse=mse_runs.mean(axis=0), dmft_mse_se=mse_se,
                       dmft_loss=loss_runs.mean(axis=0), dmft_converged=all(r.converged for r in solves),
                       dmft_seconds=seconds, dmft_loss_se=loss_se, dmft_loss_energy=energy.mean(axis=0),
                       dmft_loss_energy_se=(energy.std(axis=0, ddof=1) / math.sqrt(len(solves)) if len(solves) > 1
-                                           else interp(energy_balance(theory)[1])))
+                                           else interp(energy_balance(theory)[1])),
+                      dmft_seeds=len(solves), dmft_d_eff=design.d_eff)
     return comp, theory
 
 
-def chi_comparison(name: str, setting: Setting, theory: DMFTResult, d_values: tuple[int, ...] = (40, 60, 80), *,
-                   t_max: float = 10.0, reps: int = 8, n_records: int = 25,
-                   cache_dir: str | Path | None = CACHE_DIR, n_jobs: int = 2) -> dict[str, np.ndarray]:
+def chi_comparison(name: str, setting: Setting, theory: DMFTResult, design: ValidationDesign = DESIGN, *,
+                   cache_dir: str | Path | None = CACHE_DIR, n_jobs: int = 1) -> dict[str, np.ndarray]:
     """The sample-side response ``chi(t) = 1 + int_0^t Ru(t, s) ds`` measured in the simulations.
 
     With label noise (``Delta > 0``), ``f - f* = (f - y) + sqrt(Delta) xi`` and ``E[u xi] = -sqrt(Delta) chi(t)``
@@ -218,23 +243,23 @@ def chi_comparison(name: str, setting: Setting, theory: DMFTResult, d_values: tu
     """
     if setting.noise <= 0:
         raise ValueError(f"chi_comparison needs label noise (noise > 0), got noise = {setting.noise}")
-    t = record_times(t_max, n_records, t_first=0.05)
     chi, se = [], []
-    for d in d_values:
-        sim = simulate(setting, d, t_max, reps=reps, seed=2026, features="goe", times=t, population_control=True,
-                       n_jobs=n_jobs, progress=False,
+    for d, reps in zip(design.d_values, design.reps):
+        sim = simulate(setting, d, design.t_max, reps=reps, seed=design.sim_seed, features="goe",
+                       times=design.record_times(), population_control=True, n_jobs=n_jobs, progress=False,
                        cache_dir=None if cache_dir is None else str(Path(cache_dir) / "sim"))
         c = 0.5 * (1.0 - 4.0 * (sim.ise - sim.loss) / setting.noise)
         chi.append(c.mean(axis=0))
         se.append(c.std(axis=0, ddof=1) / math.sqrt(reps))
-    return {"t": t, "d": np.array(d_values), "sim_chi": np.array(chi), "sim_chi_se": np.array(se),
+    t = sim.t
+    return {"t": t, "d": np.array(design.d_values), "sim_chi": np.array(chi), "sim_chi_se": np.array(se),
             "dmft_chi": np.interp(t, theory.t, theory.M.sum(axis=1))}
 
 
 def save_curves(result: DMFTResult, path: str | Path, n_kernel: int = 60) -> None:
     """Save the book's view of a DMFT result: all curves, and the kernels on ``n_kernel`` grid points."""
     idx = np.unique(np.round(np.linspace(0, result.t.size - 1, n_kernel)).astype(int))
-    np.savez_compressed(
+    atomic_savez(
         path, t=result.t, mse=result.mse, mse_stderr=result.mse_stderr, loss=result.loss, ise=result.ise,
         mse_population=result.mse_population, output_variance_train=result.output_variance_train,
         errors=result.errors, loss_history=result.loss_history, kernel_t=result.t[idx],
@@ -305,81 +330,134 @@ def extrapolate_in_d(d: np.ndarray, y: np.ndarray, se: np.ndarray) -> tuple[np.n
     return out, err
 
 
-def comparison_table(comparisons: list[Comparison]) -> str:
-    """Markdown table: per setting and d, the largest |z| over record times for MSE and Loss_train, and the
-    relative gaps at the last time."""
-    lines = ["| setting | d | max abs z (MSE) | max abs z (Loss) | MSE sim / DMFT at t_max "
-             "| Loss sim / DMFT at t_max |", "|---|---|---|---|---|---|"]
-    for c in comparisons:
-        s = c.setting
-        label = (f"{c.name} ({c.features}): α={s.alpha:g}, κ={s.kappa:g}, κ*={s.kappa_star:g}, λ={s.lam:g}, "
-                 f"Δ={s.noise:g}, γ={s.gamma:g}")
-        for k, d in enumerate(c.d):
-            lines.append(f"| {label} | {d} | {np.max(np.abs(c.z_mse[k])):.2f} | {np.max(np.abs(c.z_loss[k])):.2f} | "
-                         f"{c.sim_mse[k, -1]:.4f} ± {c.sim_mse_se[k, -1]:.4f} / {c.dmft_mse[-1]:.4f} ± "
-                         f"{c.dmft_mse_se[-1]:.4f} | {c.sim_loss[k, -1]:.4f} ± {c.sim_loss_se[k, -1]:.4f} / "
-                         f"{c.dmft_loss[-1]:.4f}"
-                         + ("" if c.dmft_loss_se is None else f" ± {c.dmft_loss_se[-1]:.4f}") + " |")
-    return "\n".join(lines)
+def _ledger_path(cache_dir: Path) -> Path:
+    return Path(cache_dir) / "completed.json"
 
 
-def acceptance_table(comparisons: list[Comparison], times: tuple[float, ...] = (5.0, 10.0)) -> str:
-    """Markdown table of issue 13's acceptance: the DMFT against the simulations extrapolated to d = infinity at
-    ``times`` (nearest record times), for MSE and Loss_train, with z-scores, relative gaps and the energy-balance
-    Loss_train of the DMFT."""
-    lines = ["| setting | t | quantity | DMFT | simulations, d → ∞ | z | DMFT / sim - 1 | energy balance (DMFT) |",
-             "|---|---|---|---|---|---|---|---|"]
-    for c in comparisons:
-        for x in times:
-            j = int(np.argmin(np.abs(c.t - x)))
-            for metric in ("mse", "loss"):
-                sim, se = c.sim_mse_inf if metric == "mse" else c.sim_loss_inf
-                th = c.dmft_mse if metric == "mse" else c.dmft_loss
-                th_se = c.dmft_mse_se if metric == "mse" else c.dmft_loss_se
-                energy = ("" if metric == "mse" or c.dmft_loss_energy is None else
-                          f"{c.dmft_loss_energy[j]:.5g} ± {c.dmft_loss_energy_se[j]:.2g}")
-                lines.append(f"| {c.name} | {c.t[j]:.3g} | {'MSE' if metric == 'mse' else 'Loss_train'} | "
-                             f"{th[j]:.5g} ± {0.0 if th_se is None else th_se[j]:.2g} | {sim[j]:.5g} ± {se[j]:.2g} | "
-                             f"{c.z_inf(metric)[j]:+.2f} | {th[j] / sim[j] - 1:+.1%} | {energy} |")
-    return "\n".join(lines)
+def completed(cache_dir: str | Path = CACHE_DIR) -> dict:
+    """What the background phases have finished: ``{"dmft": {name: seeds}, "sims": {name: {d: runs}}}`` (prefixes
+    of the design's seeds and runs), as recorded by ``--phase dmft`` and ``--phase sims``."""
+    path = _ledger_path(Path(cache_dir))
+    return json.loads(path.read_text()) if path.exists() else {"dmft": {}, "sims": {}}
+
+
+def _record(cache_dir: Path, kind: str, name: str, count: int, d: int | None = None) -> None:
+    done = completed(cache_dir)
+    entry = done.setdefault(kind, {})
+    if d is None:
+        entry[name] = max(count, entry.get(name, 0))
+    else:
+        sizes = entry.setdefault(name, {})
+        sizes[str(d)] = max(count, sizes.get(str(d), 0))
+    path = _ledger_path(cache_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(done, sort_keys=True))
+    tmp.replace(path)
+
+
+def run_dmft_round_robin(names: str, design: ValidationDesign = DESIGN, *, cache_dir: Path = CACHE_DIR,
+                         n_jobs: int = 1, progress: bool = True) -> None:
+    """The design's DMFT solves, seed-major (seed k of every setting before seed k + 1), so that stopping at any
+    time leaves every setting with a prefix of its seeds; each finished prefix is recorded (:func:`completed`)."""
+    for k in range(len(design.dmft_seeds)):
+        for name in names:
+            dmft_solves(SETTINGS[name], design, design.dmft_seeds[:k + 1], cache_dir=cache_dir, n_jobs=n_jobs,
+                        progress=progress)
+            _record(cache_dir, "dmft", name, k + 1)
+            print(f"DMFT {name}: seeds 0..{k} done", flush=True)
+
+
+def run_simulations_size_major(names: str, design: ValidationDesign = DESIGN, *, cache_dir: Path = CACHE_DIR,
+                               n_jobs: int = 1, progress: bool = True, chunk: int = 8) -> None:
+    """The design's simulation runs, size-major (every setting at the smallest ``d`` first) in chunks of
+    ``chunk`` runs, each finished prefix recorded (:func:`completed`)."""
+    t = design.record_times()
+    for d, reps in zip(design.d_values, design.reps):
+        for name in names:
+            done = completed(cache_dir).get("sims", {}).get(name, {}).get(str(d), 0)
+            if done >= reps:   # finished earlier (its population mean too): nothing to replay
+                continue
+            for upto in range(max(min(chunk, reps), done + chunk), reps + chunk, chunk):
+                upto = min(upto, reps)
+                sim = simulate(SETTINGS[name], d, design.t_max, reps=upto, seed=design.sim_seed, features="goe",
+                               times=t, population_control=True, n_jobs=n_jobs, progress=progress,
+                               cache_dir=str(Path(cache_dir) / "sim"))
+                if upto == reps:   # the control variate's population mean at this size, before recording
+                    _population_mean(cache_dir)(SETTINGS[name], d, sim.t, design.pop_reps)
+                _record(cache_dir, "sims", name, upto, d)
+                if upto == reps:
+                    break
+            print(f"simulations {name}, d = {d}: {reps} runs done", flush=True)
+
+
+def completed_design(name: str, design: ValidationDesign = DESIGN, cache_dir: Path = CACHE_DIR,
+                     min_runs: int = 8) -> ValidationDesign:
+    """The design cut to what finished (the design's stopping rule): per setting the finished prefix of DMFT
+    seeds, and the sizes with at least ``min_runs`` finished runs (their finished prefix). With one size only the
+    comparison has no ``d -> infinity`` value (:func:`acceptance_rows` needs two)."""
+    done = completed(cache_dir)
+    sims = done.get("sims", {}).get(name, {})
+    sizes = [(d, min(sims.get(str(d), 0), r)) for d, r in zip(design.d_values, design.reps)]
+    sizes = [(d, r) for d, r in sizes if r >= min(min_runs, min(design.reps))]
+    seeds = design.dmft_seeds[:done.get("dmft", {}).get(name, 0)]
+    if not sizes or not seeds:
+        raise ValueError(f"setting {name}: too little finished for a comparison (sizes {sizes}, seeds {seeds}); run "
+                         f"--phase sims and --phase dmft")
+    return replace(design, d_values=tuple(d for d, _ in sizes), reps=tuple(r for _, r in sizes), dmft_seeds=seeds)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--settings", default="BAC", help="settings to run, in this order (default BAC)")
+    parser.add_argument("--jobs", type=int, default=1, help="joblib workers (results do not depend on it)")
+    parser.add_argument("--phase", choices=("all", "sims", "dmft"), default="all",
+                        help="sims: only the simulations; dmft: only the DMFT solves (round-robin over settings); "
+                             "all: everything missing, then the comparison files in book/data/dmft")
+    parser.add_argument("--completed", action="store_true",
+                        help="compare only what --phase sims / --phase dmft runs finished (the design's stopping "
+                             "rule): per setting a prefix of the DMFT seeds and of the runs at each size")
+    parser.add_argument("--gaussian", default="", help="settings also simulated with Gaussian-input features")
+    parser.add_argument("--quick", action="store_true", help="small smoke run (d = 20, 30; d_eff = 20; t = 3)")
+    parser.add_argument("--no-progress", action="store_true")
+    return parser
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="small smoke run (d = 20, 30; d_eff = 30)")
-    parser.add_argument("--settings", default="ABC")
-    parser.add_argument("--n-jobs", type=int, default=2)
-    parser.add_argument("--gaussian", default="A", help="settings also simulated with Gaussian-input features")
-    parser.add_argument("--d-eff", type=int, default=80, help="size of the DMFT's effective process")
-    parser.add_argument("--seeds", default="0,1,2", help="DMFT seeds (the later ones warm-started)")
-    parser.add_argument("--d-values", default="40,60,80", help="simulation sizes (extrapolated in 1/d)")
-    args = parser.parse_args(argv)
-    full = {"d_values": tuple(int(x) for x in args.d_values.split(",")), "dmft_kwargs": {"d_eff": args.d_eff},
-            "dmft_seeds": tuple(int(x) for x in args.seeds.split(",")), "n_jobs": args.n_jobs}
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
-    comps = []
+    args = _parser().parse_args(argv)
+    design, cache, out = DESIGN, CACHE_DIR, DATA_DIR
+    if args.quick:
+        design = ValidationDesign(d_values=(20, 30), reps=(4, 4), pop_reps=4, d_eff=20, samples=2, control_samples=4,
+                                  n_starts=8, dmft_seeds=(0, 1), t_max=3.0, times=(1.0, 2.0, 2.5))
+        cache, out = CACHE_DIR / "quick", None
+    opts = {"cache_dir": cache, "n_jobs": args.jobs, "progress": not args.no_progress}
+    if args.phase == "sims":
+        run_simulations_size_major(args.settings, design, **opts)
+        return
+    if args.phase == "dmft":
+        run_dmft_round_robin(args.settings, design, **opts)
+        return
+    rows = []
     for name in args.settings:
         setting = SETTINGS[name]
-        if args.quick:
-            comp, theory = compare(name, setting, (20, 30), t_max=3.0, reps=4, pop_reps=8,
-                                   dmft_kwargs={"d_eff": 30, "samples": 2, "control_samples": 4}, dmft_seeds=(0,),
-                                   n_jobs=args.n_jobs, cache_dir=CACHE_DIR / "quick")
-        else:
-            comp, theory = compare(name, setting, **full)
-            comp.save(DATA_DIR / f"comparison_{name}.npz")
-            save_curves(theory, DATA_DIR / f"dmft_{name}.npz")
+        used = design if args.completed is False else completed_design(name, design, cache)
+        comp, theory = compare(name, setting, used, **opts)
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            comp.save(out / f"comparison_{name}.npz")
+            save_curves(theory, out / f"dmft_{name}.npz")
             if setting.noise > 0:
-                np.savez_compressed(DATA_DIR / f"chi_{name}.npz", **chi_comparison(
-                    name, setting, theory, full["d_values"], n_jobs=args.n_jobs))
-        comps.append(comp)
-        print(comparison_table([comp]), flush=True)
-        if name in args.gaussian and not args.quick:
-            comp, _ = compare(name, setting, features="gaussian", **full)
-            comp.save(DATA_DIR / f"comparison_{name}_gaussian.npz")
-            comps.append(comp)
-            print(comparison_table([comp]), flush=True)
-    print(comparison_table(comps))
-    print(acceptance_table([c for c in comps if c.features == "goe"]))
+                atomic_savez(out / f"chi_{name}.npz", **chi_comparison(name, setting, theory, used, cache_dir=cache,
+                                                                        n_jobs=args.jobs))
+        if len(comp.d) >= 2:
+            rows += acceptance_rows(comp, design)
+        else:
+            print(f"setting {name}: simulations at one size only (d = {comp.d[0]}), no extrapolation", flush=True)
+        if name in args.gaussian:
+            gauss, _ = compare(name, setting, used, features="gaussian", **opts)
+            if out is not None:
+                gauss.save(out / f"comparison_{name}_gaussian.npz")
+    print(acceptance_markdown(rows, design), flush=True)
 
 
 if __name__ == "__main__":
