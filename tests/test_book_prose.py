@@ -21,9 +21,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-import yaml
 
 from qnn.plotting import captions
+from book_pages import toc_pages
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_CAPTION_WORDS = 90
@@ -162,24 +162,6 @@ def test_the_scanner_ignores_code_details_navigation_and_ordinary_words():
 
 
 # ------------------------------------------------------------------------------------------------ the built book
-def _toc_pages() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    pages = [toc["root"]]
-
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                pages.append(node["file"])
-            for key in ("parts", "chapters", "sections"):
-                walk(node.get(key) or [])
-        elif isinstance(node, list):
-            for child in node:
-                walk(child)
-
-    walk(toc)
-    return [str(Path(p).with_suffix("")) for p in pages]
-
-
 def _built(page: str) -> Path:
     directory = Path(os.environ.get("QNN_BOOK_HTML", ROOT / "_build" / "html"))
     path = directory / f"{page}.html"
@@ -189,7 +171,7 @@ def _built(page: str) -> Path:
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("page", _toc_pages())
+@pytest.mark.parametrize("page", toc_pages())
 def test_built_prose_speaks_to_readers(page):
     found = problems(_built(page).read_text(encoding="utf-8"))
     assert found == [], f"{page}:\n" + "\n".join(found)
@@ -197,7 +179,7 @@ def test_built_prose_speaks_to_readers(page):
 
 @pytest.mark.browser
 def test_captions_are_short_across_the_book():
-    counts = [captions.word_count(c) for page in _toc_pages()
+    counts = [captions.word_count(c) for page in toc_pages()
               for c in prose(_built(page).read_text(encoding="utf-8"))[1]]
     assert len(counts) >= 40, f"only {len(counts)} captions found"
     print(f"{len(counts)} captions: median {statistics.median(counts)} words, max {max(counts)}")

@@ -8,26 +8,13 @@ import pytest
 import yaml
 
 from qnn import figdata
+from book_pages import toc_pages
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def toc_files() -> list[Path]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    entries = [toc["root"]]
-
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                entries.append(node["file"])
-            for key in ("parts", "chapters", "sections"):
-                walk(node.get(key) or [])
-        elif isinstance(node, list):
-            for child in node:
-                walk(child)
-
-    walk({k: v for k, v in toc.items() if k != "root"})
-    return [ROOT / f"{entry}.md" for entry in entries]
+    return [ROOT / f"{page}.md" for page in toc_pages()]
 
 
 def test_config_has_the_settings_the_build_relies_on():

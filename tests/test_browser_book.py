@@ -40,9 +40,9 @@ import threading
 from pathlib import Path
 
 import pytest
-import yaml
 
 from conftest import FAR_BELOW, first_figure_id, open_offline_page, time_first_figures
+from book_pages import toc_pages
 
 pytestmark = pytest.mark.browser
 
@@ -57,26 +57,6 @@ TIMED_PAGES = ("book/longtime", "book/learning_curves", "book/spectrum", "book/d
 WIDTHS = {1400: 150, 400: 120}   # viewport width -> smallest allowed subplot width (px)
 RAW_TABLE = re.compile(r"\|\s*[-—–:]+\s*\|")
 TIMINGS: dict[str, dict] = {}
-
-
-def toc_pages(toc_path: Path = ROOT / "_toc.yml") -> list[str]:
-    """Every page (``file`` entry, without extension) of a Jupyter Book table of contents, in order."""
-    toc = yaml.safe_load(toc_path.read_text())
-    pages = [toc["root"]]
-
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                pages.append(node["file"])
-            for key in ("parts", "chapters", "sections"):
-                for child in node.get(key, []) or []:
-                    walk(child)
-        elif isinstance(node, list):
-            for child in node:
-                walk(child)
-
-    walk({k: v for k, v in toc.items() if k in ("parts", "chapters", "sections")})
-    return [str(Path(p).with_suffix("")) for p in pages]
 
 
 def test_toc_pages_parser():

@@ -26,34 +26,15 @@ import threading
 from pathlib import Path
 
 import pytest
-import yaml
 
 from conftest import open_offline_page
+from book_pages import toc_pages
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
 WIDTHS = (1400, 400)
 TOLERANCE_PX = 1.0
-
-
-def toc_pages(toc_path: Path = ROOT / "_toc.yml") -> list[str]:
-    """Every page of the book's table of contents, without extension, in order."""
-    toc = yaml.safe_load(toc_path.read_text())
-    pages = [toc["root"]]
-
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                pages.append(node["file"])
-            for key in ("parts", "chapters", "sections"):
-                walk(node.get(key) or [])
-        elif isinstance(node, list):
-            for child in node:
-                walk(child)
-
-    walk({k: v for k, v in toc.items() if k in ("parts", "chapters", "sections")})
-    return [str(Path(p).with_suffix("")) for p in pages]
 
 
 def html_dir() -> Path:

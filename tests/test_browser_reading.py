@@ -20,32 +20,14 @@ import threading
 from pathlib import Path
 
 import pytest
-import yaml
 
 from conftest import open_offline_page
+from book_pages import toc_pages
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
 WIDTHS = (1400, 400)
-
-
-def _toc_pages() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    pages = [toc["root"]]
-
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                pages.append(node["file"])
-            for key in ("parts", "chapters", "sections"):
-                walk(node.get(key) or [])
-        elif isinstance(node, list):
-            for child in node:
-                walk(child)
-
-    walk(toc)
-    return [str(Path(p).with_suffix("")) for p in pages]
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -110,7 +92,7 @@ READING_JS = r"""async () => {
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-@pytest.mark.parametrize("page_name", _toc_pages())
+@pytest.mark.parametrize("page_name", toc_pages())
 def test_page_reads_at_width(browser, site, page_name, width):
     page, errors, blocked = open_offline_page(browser, (site,), viewport={"width": width, "height": 900})
     try:
