@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .store import CacheError, _REPO_ROOT
+from .store import CacheError, _REPO_ROOT, atomic_write_text
 
 __all__ = ["PaperDataError", "PARAMETERS", "MARKER_COLUMNS", "RUN_COLUMNS", "OBJECTIVE_COLUMNS", "D", "ETA",
            "default_paper_dir", "marker_files", "markers", "runs", "objective", "validate_all", "write_manifest",
@@ -245,7 +245,5 @@ def write_manifest(directory: Path, source: Mapping[str, str]) -> Path:
         rows = sum(1 for _ in path.open()) - 1
         files[path.name] = {"sha256": file_sha256(path), "rows": rows}
     payload = {"source": dict(source), "files": files}
-    tmp = directory / f"MANIFEST.json.tmp{os.getpid()}"
-    tmp.write_text(json.dumps(payload, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, directory / "MANIFEST.json")
+    atomic_write_text(directory / "MANIFEST.json", json.dumps(payload, indent=1, sort_keys=True) + "\n")
     return directory / "MANIFEST.json"

@@ -151,12 +151,17 @@ def dumps(payload: Mapping[str, Any]) -> str:
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
-def atomic_write_json(path: Path, payload: Mapping[str, Any]) -> None:
-    """Write ``payload`` (see :func:`dumps`) to ``path`` through a temporary file and ``os.replace``."""
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and ``os.replace`` (never a truncated file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(dumps(payload))
+    tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def atomic_write_json(path: Path, payload: Mapping[str, Any]) -> None:
+    """Write ``payload`` (see :func:`dumps`) to ``path`` atomically (:func:`atomic_write_text`)."""
+    atomic_write_text(path, dumps(payload))
 
 
 def jsonable(value: Any) -> Any:
